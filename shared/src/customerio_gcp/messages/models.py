@@ -1,0 +1,204 @@
+"""Message models, one union per topic, discriminated by `op` and versioned by `v`.
+
+A message is the unit of retry: it carries everything needed to redo the call deterministically
+(event timestamps are required on the wire, so a redelivered event yields the same ULID). Adding
+an optional field keeps `v` = 1; anything that changes meaning gets a new version, and consumers
+dead-letter versions they do not know instead of guessing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from customerio_gcp.customerio.app import (
+    BroadcastTrigger,
+    EmailRequest,
+    PushRequest,
+    SmsRequest,
+)
+from customerio_gcp.customerio.identifiers import Identifiers
+from customerio_gcp.customerio.limits import check_attributes, check_event
+
+TopicKind = Literal["identify", "track", "transactional"]
+SCHEMA_VERSION = 1
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    v: Literal[1] = 1
+
+
+# --- identify topic: everything that changes a person ------------------------------------------
+
+
+class IdentifyPerson(_Base):
+    """Create or update a person's attributes. `force` bypasses the unchanged-attributes skip."""
+
+    op: Literal["identify"] = "identify"
+    identifiers: Identifiers
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    timestamp: int | None = Field(default=None, ge=0, description="unix seconds of the change")
+    update_only: bool = False
+    force: bool = False
+
+    @field_validator("attributes")
+    @classmethod
+    def _limits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_attributes(value)
+        return value
+
+
+class SuppressPerson(_Base):
+    op: Literal["suppress"] = "suppress"
+    identifiers: Identifiers
+
+
+class UnsuppressPerson(_Base):
+    op: Literal["unsuppress"] = "unsuppress"
+    identifiers: Identifiers
+
+
+class DeletePerson(_Base):
+    op: Literal["delete"] = "delete"
+    identifiers: Identifiers
+
+
+class AddDevice(_Base):
+    op: Literal["add_device"] = "add_device"
+    identifiers: Identifiers
+    device_id: str = Field(min_length=1)
+    platform: Literal["ios", "android"]
+    last_used: int | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class RemoveDevice(_Base):
+    op: Literal["remove_device"] = "remove_device"
+    identifiers: Identifiers
+    device_id: str = Field(min_length=1)
+
+
+class MergePeople(_Base):
+    op: Literal["merge"] = "merge"
+    primary: Identifiers
+    secondary: Identifiers
+
+
+IdentifyTopicMessage = Annotated[
+    IdentifyPerson | SuppressPerson | UnsuppressPerson | DeletePerson | AddDevice | RemoveDevice | MergePeople,
+    Field(discriminator="op"),
+]
+
+
+# --- track topic: what people do ---------------------------------------------------------------
+
+
+class TrackEvent(_Base):
+    """An event, page view or screen view. `event_id` is the caller's own id for the event."""
+
+    op: Literal["event", "page", "screen"] = "event"
+    identifiers: Identifiers
+    name: str = Field(min_length=1, description="event name, page URL or screen name")
+    data: dict[str, Any] = Field(default_factory=dict)
+    timestamp: int = Field(ge=0, description="unix seconds; required so retries keep the same ULID")
+    event_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("data")
+    @classmethod
+    def _limits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_event("event", value)
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_limit(cls, value: str) -> str:
+        check_event(value, None)
+        return value
+
+
+class AnonymousEvent(_Base):
+    op: Literal["anonymous_event"] = "anonymous_event"
+    anonymous_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    data: dict[str, Any] = Field(default_factory=dict)
+    timestamp: int = Field(ge=0)
+    event_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("data")
+    @classmethod
+    def _limits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_event("event", value)
+        return value
+
+
+TrackTopicMessage = Annotated[TrackEvent | AnonymousEvent, Field(discriminator="op")]
+
+
+# --- transactional topic: sends Customer.io cannot de-duplicate ---------------------------------
+
+
+class _Idempotent(BaseModel):
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="the caller's key for this send; without it the message content is the key",
+    )
+
+
+class SendEmail(EmailRequest, _Idempotent):
+    v: Literal[1] = 1
+    op: Literal["send_email"] = "send_email"
+
+
+class SendPush(PushRequest, _Idempotent):
+    v: Literal[1] = 1
+    op: Literal["send_push"] = "send_push"
+
+
+class SendSms(SmsRequest, _Idempotent):
+    v: Literal[1] = 1
+    op: Literal["send_sms"] = "send_sms"
+
+
+class TriggerBroadcast(BroadcastTrigger, _Idempotent):
+    v: Literal[1] = 1
+    op: Literal["trigger_broadcast"] = "trigger_broadcast"
+
+
+TransactionalTopicMessage = Annotated[SendEmail | SendPush | SendSms | TriggerBroadcast, Field(discriminator="op")]
+
+Message = (
+    IdentifyPerson
+    | SuppressPerson
+    | UnsuppressPerson
+    | DeletePerson
+    | AddDevice
+    | RemoveDevice
+    | MergePeople
+    | TrackEvent
+    | AnonymousEvent
+    | SendEmail
+    | SendPush
+    | SendSms
+    | TriggerBroadcast
+)
+
+TOPIC_OF: dict[type[BaseModel], TopicKind] = {
+    IdentifyPerson: "identify",
+    SuppressPerson: "identify",
+    UnsuppressPerson: "identify",
+    DeletePerson: "identify",
+    AddDevice: "identify",
+    RemoveDevice: "identify",
+    MergePeople: "identify",
+    TrackEvent: "track",
+    AnonymousEvent: "track",
+    SendEmail: "transactional",
+    SendPush: "transactional",
+    SendSms: "transactional",
+    TriggerBroadcast: "transactional",
+}

@@ -1,0 +1,481 @@
+"""The sandbox's Customer.io endpoints: auth, routing, validation, effects and documented answers.
+
+Read top to bottom: `SandboxApi.handle` authenticates, injects faults, routes to one handler per
+endpoint; each handler validates like Customer.io documents and changes the `Workspace`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from ulid import ULID
+
+from customerio_gcp.customerio import limits
+from customerio_gcp.sandbox.faults import FaultInjector
+from customerio_gcp.sandbox.state import Workspace
+
+TRACK_HOSTS = {"us": "track.customer.io", "eu": "track-eu.customer.io"}
+APP_HOSTS = {"us": "api.customer.io", "eu": "api-eu.customer.io"}
+V2_ACTIONS = {
+    "identify", "event", "page", "screen", "delete", "suppress", "unsuppress", "merge",
+    "add_device", "delete_device", "add_relationships", "delete_relationships",
+}  # fmt: skip
+RESERVED_ATTRIBUTES = {"_timestamp", "_update"}
+
+Route = Callable[[Any], tuple["Answer", str]]
+
+
+@dataclass
+class Credentials:
+    site_id: str = "sandbox-site"
+    track_api_key: str = "sandbox-track-key"
+    app_api_key: str = "sandbox-app-key"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # a plain-text body, as Customer.io sends for some 401s
+
+    def encode(self) -> tuple[bytes, str]:
+        if self.text is not None:
+            return self.text.encode(), "text/plain; charset=utf-8"
+        return json.dumps(self.body).encode(), "application/json"
+
+
+class Refused(Exception):  # noqa: N818 - a control-flow signal carrying the answer
+    def __init__(self, answer: Answer, operation: str = "") -> None:
+        super().__init__(answer.status)
+        self.answer = answer
+        self.operation = operation
+
+
+def track_error(message: str, status: int = 400) -> Refused:
+    return Refused(Answer(status, {"meta": {"errors": [message]}}))
+
+
+def app_error(message: str, status: int = 400) -> Refused:
+    return Refused(Answer(status, {"meta": {"error": message}}))
+
+
+class SandboxApi:
+    def __init__(self, workspace: Workspace, faults: FaultInjector, credentials: Credentials, region: str) -> None:
+        self.workspace = workspace
+        self.faults = faults
+        self.credentials = credentials
+        self.region = region
+
+    # --- entry ------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, host: str, headers: dict[str, str], raw: bytes) -> Answer:
+        api, operation, route = self._route(method, path)
+        try:
+            if route is None:
+                raise Refused(Answer(404, {"meta": {"error": "not found"}}))
+            self._check_host(api, host)
+            self._authenticate(api, headers.get("authorization", ""))
+            decision = self.faults.decide(path)
+            if decision.delay:
+                time.sleep(decision.delay)
+            if decision.status is not None:
+                extra = {"Retry-After": f"{decision.retry_after:g}"} if decision.retry_after is not None else {}
+                message = "rate limited" if decision.status == 429 else "injected server error"
+                raise Refused(Answer(decision.status, {"meta": {"error": message}}, extra), "fault")
+            body = _parse_body(raw, method)
+            answer, note = route(body)
+        except Refused as refused:
+            self.workspace.record(
+                method=method, path=path, host=host, api=api, operation=operation,
+                status=refused.answer.status, body=_safe_json(raw), note=refused.operation,
+            )  # fmt: skip
+            return refused.answer
+        self.workspace.record(
+            method=method, path=path, host=host, api=api, operation=operation,
+            status=answer.status, body=_safe_json(raw), note=note,
+        )  # fmt: skip
+        return answer
+
+    def _route(self, method: str, path: str) -> tuple[str, str, Route | None]:
+        parts = [unquote(p) for p in path.split("?")[0].strip("/").split("/")]
+        if parts[:2] == ["api", "v1"]:
+            return self._route_v1(method, parts[2:])
+        if parts[:2] == ["api", "v2"] and method == "POST" and len(parts) == 3:
+            if parts[2] == "entity":
+                return "track_v2", "v2_entity", self.v2_entity
+            if parts[2] == "batch":
+                return "track_v2", "v2_batch", self.v2_batch
+        if parts[:1] == ["v1"] and method == "POST":
+            if len(parts) == 3 and parts[1] == "send" and parts[2] in ("email", "push", "sms"):
+                channel = parts[2]
+                return "app", f"send_{channel}", lambda body: self.send(channel, body)
+            if len(parts) == 4 and parts[1] == "campaigns" and parts[3] == "triggers":
+                return "app", "trigger_broadcast", lambda body: self.trigger(parts[2], body)
+        return "unknown", "unknown", None
+
+    def _route_v1(self, method: str, rest: list[str]) -> tuple[str, str, Route | None]:
+        api = "track_v1"
+        if rest == ["accounts", "region"] and method == "GET":
+            return api, "region", lambda _body: (Answer(200, self._region_answer()), "")
+        if rest == ["events"] and method == "POST":
+            return api, "anonymous_event", self.anonymous_event
+        if rest == ["merge_customers"] and method == "POST":
+            return api, "merge", self.merge
+        if len(rest) >= 2 and rest[0] == "customers":
+            who = rest[1]
+            tail = rest[2:]
+            table: dict[tuple[str, tuple[str, ...]], tuple[str, Route]] = {
+                ("PUT", ()): ("identify", lambda body: self.identify(who, body)),
+                ("DELETE", ()): ("delete", lambda _b: self.delete(who)),
+                ("POST", ("events",)): ("event", lambda body: self.event(who, body)),
+                ("POST", ("suppress",)): ("suppress", lambda _b: self.set_suppressed(who, True)),
+                ("POST", ("unsuppress",)): ("unsuppress", lambda _b: self.set_suppressed(who, False)),
+                ("PUT", ("devices",)): ("add_device", lambda body: self.add_device(who, body)),
+            }
+            if len(tail) == 2 and tail[0] == "devices" and method == "DELETE":
+                return api, "remove_device", lambda _b: self.remove_device(who, tail[1])
+            found = table.get((method, tuple(tail)))
+            if found:
+                return api, found[0], found[1]
+        return api, "unknown", None
+
+    def _check_host(self, api: str, host: str) -> None:
+        """Emulate region routing, for requests addressed to a real Customer.io host name."""
+        hosts = APP_HOSTS if api == "app" else TRACK_HOSTS
+        name = host.split(":")[0]
+        if name not in hosts.values() or name == hosts[self.region]:
+            return
+        if self.region == "eu":
+            raise Refused(Answer(301, {}, {"Location": f"https://{hosts['eu']}/"}))
+        raise Refused(Answer(401, text="Unauthorized"))
+
+    def _authenticate(self, api: str, header: str) -> None:
+        if api == "app":
+            expected = f"Bearer {self.credentials.app_api_key}"
+            if not hmac.compare_digest(header.encode(), expected.encode()):
+                raise app_error("Unauthorized request", 401)
+            return
+        pair = f"{self.credentials.site_id}:{self.credentials.track_api_key}".encode()
+        expected = "Basic " + base64.b64encode(pair).decode()
+        if not hmac.compare_digest(header.encode(), expected.encode()):
+            raise Refused(Answer(401, text="Unauthorized"))
+
+    def _region_answer(self) -> dict[str, Any]:
+        return {"url": f"https://{TRACK_HOSTS[self.region]}", "region": self.region, "environment_id": 1}
+
+    # --- Track v1 ---------------------------------------------------------------------------
+
+    def identify(self, who: str, body: Any) -> tuple[Answer, str]:
+        _check_identifier(who)
+        attributes = _object(body, "body")
+        _check_attributes({k: v for k, v in attributes.items() if k not in RESERVED_ATTRIBUTES})
+        self._refuse_if_rejected(who)
+        with self.workspace.lock:
+            person = self.workspace.person(who, create=not attributes.get("_update"))
+            if person is None:
+                return Answer(200), "update-only for a missing person: ignored"
+            person.attributes.update({k: v for k, v in attributes.items() if k not in RESERVED_ATTRIBUTES})
+            person.updated_at = int(attributes.get("_timestamp") or time.time())
+            person.identifies += 1
+        return Answer(200), ""
+
+    def delete(self, who: str) -> tuple[Answer, str]:
+        _check_identifier(who)
+        with self.workspace.lock:
+            self.workspace.people.pop(who, None)
+            self.workspace.deleted.add(who)
+        return Answer(200), ""
+
+    def set_suppressed(self, who: str, suppressed: bool) -> tuple[Answer, str]:
+        _check_identifier(who)
+        with self.workspace.lock:
+            person = self.workspace.person(who)
+            assert person is not None
+            person.suppressed = suppressed
+        return Answer(200), ""
+
+    def add_device(self, who: str, body: Any) -> tuple[Answer, str]:
+        _check_identifier(who)
+        device = _object(_object(body, "body").get("device"), "device")
+        if not isinstance(device.get("id"), str) or not device["id"]:
+            raise track_error("device.id is required")
+        if device.get("platform") not in ("ios", "android"):
+            raise track_error("device.platform must be ios or android")
+        with self.workspace.lock:
+            person = self.workspace.person(who)
+            assert person is not None
+            person.devices[device["id"]] = device
+        return Answer(200), ""
+
+    def remove_device(self, who: str, token: str) -> tuple[Answer, str]:
+        with self.workspace.lock:
+            person = self.workspace.person(who, create=False)
+            if person is not None:
+                person.devices.pop(token, None)
+        return Answer(200), ""
+
+    def event(self, who: str, body: Any) -> tuple[Answer, str]:
+        _check_identifier(who)
+        event = _object(body, "body")
+        self._refuse_if_rejected(who)
+        _check_event(event)
+        if event.get("type", "event") not in ("event", "page", "screen"):
+            raise track_error("type must be event, page or screen")
+        return self._accept_event(event | {"customer": who})
+
+    def anonymous_event(self, body: Any) -> tuple[Answer, str]:
+        event = _object(body, "body")
+        if not isinstance(event.get("anonymous_id"), str) or not event["anonymous_id"]:
+            raise track_error("anonymous_id is required")
+        _check_event(event)
+        return self._accept_event(event)
+
+    def _accept_event(self, event: dict[str, Any]) -> tuple[Answer, str]:
+        with self.workspace.lock:
+            event_id = event.get("id")
+            if event_id is not None:
+                if event_id in self.workspace.event_ids:
+                    return Answer(200), "duplicate event id: ignored"
+                self.workspace.event_ids.add(event_id)
+            self.workspace.events.append(event)
+        return Answer(200), ""
+
+    def merge(self, body: Any) -> tuple[Answer, str]:
+        request = _object(body, "body")
+        primary = _v1_person(request.get("primary"), "primary")
+        secondary = _v1_person(request.get("secondary"), "secondary")
+        with self.workspace.lock:
+            target = self.workspace.person(primary, create=False)
+            if target is None:
+                raise track_error("primary person does not exist")
+            merged = self.workspace.people.pop(secondary, None)
+            if merged is not None:
+                target.attributes = merged.attributes | target.attributes
+                target.devices.update(merged.devices)
+            self.workspace.deleted.add(secondary)
+        return Answer(200), ""
+
+    def _refuse_if_rejected(self, identifier: str) -> None:
+        if self.faults.rejects(identifier):
+            raise track_error("rejected by sandbox fault configuration")
+
+    # --- Track v2 ---------------------------------------------------------------------------
+
+    def v2_entity(self, body: Any) -> tuple[Answer, str]:
+        operation = _object(body, "body")
+        problem = self._v2_problem(operation)
+        if problem:
+            return Answer(400, {"errors": [problem]}), ""
+        return Answer(200), self._v2_apply(operation)
+
+    def v2_batch(self, body: Any) -> tuple[Answer, str]:
+        request = _object(body, "body")
+        batch = request.get("batch")
+        if not isinstance(batch, list):
+            return Answer(
+                400, {"errors": [{"reason": "invalid", "field": "batch", "message": "batch must be a list"}]}
+            ), ""
+        size = limits.json_size(request)
+        if size > limits.V2_BATCH_MAX_BYTES:
+            return Answer(
+                400, {"errors": [{"reason": "too_large", "field": "batch", "message": "request over 500 KB"}]}
+            ), ""
+        errors = []
+        notes = []
+        for index, operation in enumerate(batch):
+            problem = self._v2_problem(operation)
+            if problem:
+                errors.append({"batch_index": index, **problem})
+            else:
+                note = self._v2_apply(operation)
+                if note:
+                    notes.append(f"{index}: {note}")
+        if errors:
+            return Answer(207, {"errors": errors}), "; ".join(notes)
+        return Answer(200), "; ".join(notes)
+
+    def _v2_problem(self, op: Any) -> dict[str, str] | None:
+        if not isinstance(op, dict):
+            return _problem("invalid", "", "operation must be an object")
+        if limits.json_size(op) > limits.V2_OPERATION_MAX_BYTES:
+            return _problem("too_large", "", "operation over 32 KB")
+        if op.get("type") not in ("person", "object", "delivery"):
+            return _problem("invalid", "type", "unknown type")
+        if op.get("action") not in V2_ACTIONS:
+            return _problem("invalid", "action", "unknown action")
+        if op["type"] != "person":
+            return None
+        identifiers = op.get("identifiers")
+        keys = ("id", "email", "phone", "cio_id")
+        if not isinstance(identifiers, dict) or len([k for k in keys if identifiers.get(k)]) != 1:
+            return _problem("invalid", "identifiers", "exactly one of id, email, phone, cio_id")
+        who = str(next(identifiers[k] for k in keys if identifiers.get(k)))
+        if len(who.encode()) > limits.IDENTIFIER_MAX_BYTES:
+            return _problem("too_large", "identifiers", "identifier over 150 bytes")
+        if self.faults.rejects(who):
+            return _problem("rejected", "identifiers", "rejected by sandbox fault configuration")
+        try:
+            if op["action"] == "identify":
+                _check_attributes(_object(op.get("attributes", {}), "attributes"))
+            if op["action"] in ("event", "page", "screen"):
+                _check_event({"name": op.get("name"), "id": op.get("id"), "data": op.get("attributes", {})})
+        except Refused as refused:
+            return _problem("invalid", "attributes", refused.answer.body["meta"]["errors"][0])
+        return None
+
+    def _v2_apply(self, op: dict[str, Any]) -> str:
+        if op["type"] != "person":
+            return ""
+        who = str(next(v for k, v in op["identifiers"].items() if v))
+        action = op["action"]
+        with self.workspace.lock:
+            if action == "identify":
+                person = self.workspace.person(who)
+                assert person is not None
+                timestamp = int(op.get("timestamp") or time.time())
+                if timestamp < person.updated_at:
+                    # Customer.io's documented trap: an older identify is dropped, still 200.
+                    return "stale identify timestamp: silently ignored"
+                person.attributes.update(op.get("attributes") or {})
+                person.updated_at = timestamp
+                person.identifies += 1
+            elif action in ("event", "page", "screen"):
+                event = {"name": op.get("name"), "id": op.get("id"), "type": action, "customer": who}
+                event["data"] = op.get("attributes") or {}
+                return self._accept_event(event)[1]
+            elif action == "delete":
+                self.workspace.people.pop(who, None)
+                self.workspace.deleted.add(who)
+            elif action in ("suppress", "unsuppress"):
+                person = self.workspace.person(who)
+                assert person is not None
+                person.suppressed = action == "suppress"
+        return ""
+
+    # --- App API ----------------------------------------------------------------------------
+
+    def send(self, channel: str, body: Any) -> tuple[Answer, str]:
+        request = _object(body, "body", app=True)
+        _app_person(request.get("identifiers"))
+        if channel == "email":
+            if not isinstance(request.get("to"), str) or not request["to"]:
+                raise app_error("to is required")
+            inline = all(request.get(k) for k in ("body", "subject", "from"))
+            if request.get("transactional_message_id") is None and not inline:
+                raise app_error("transactional_message_id or body, subject and from are required")
+            attachments = request.get("attachments") or {}
+            if sum(len(str(v)) for v in attachments.values()) > limits.ATTACHMENTS_MAX_BYTES:
+                raise app_error("attachments exceed 2 MB")
+        elif request.get("transactional_message_id") is None:
+            raise app_error("transactional_message_id is required")
+        delivery = {"delivery_id": self.workspace.next_delivery_id(), "queued_at": int(time.time())}
+        with self.workspace.lock:
+            self.workspace.deliveries.append({"channel": channel, **delivery, "request": request})
+        return Answer(200, delivery), ""
+
+    def trigger(self, broadcast_id: str, body: Any) -> tuple[Answer, str]:
+        if not broadcast_id.isdigit():
+            raise app_error("broadcast not found", 404)
+        request = _object(body, "body", app=True)
+        audiences = [k for k in ("recipients", "emails", "ids", "per_user_data", "data_file_url") if k in request]
+        if len(audiences) > 1:
+            raise app_error("only one of recipients, emails, ids, per_user_data, data_file_url")
+        if "recipients" in request and not request["recipients"]:
+            raise app_error("recipients filter is empty", 422)
+        for name in ("emails", "ids", "per_user_data"):
+            if len(request.get(name) or []) > limits.BROADCAST_AUDIENCE_MAX:
+                raise app_error(f"{name} over 10,000 entries")
+        with self.workspace.lock:
+            trigger_id = len(self.workspace.triggers) + 1
+            self.workspace.triggers.append({"id": trigger_id, "broadcast_id": int(broadcast_id), "request": request})
+        return Answer(200, {"id": trigger_id}), ""
+
+
+# --- validation helpers ------------------------------------------------------------------------
+
+
+def _problem(reason: str, field_name: str, message: str) -> dict[str, str]:
+    """One item of a v2 error answer."""
+    return {"reason": reason, "field": field_name, "message": message}
+
+
+def _parse_body(raw: bytes, method: str) -> Any:
+    if not raw:
+        return None if method in ("GET", "DELETE") else {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise track_error("body is not valid JSON") from None
+
+
+def _safe_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return {"_unparsed_bytes": len(raw)}
+
+
+def _object(value: Any, name: str, *, app: bool = False) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise (app_error if app else track_error)(f"{name} must be a JSON object")
+    return value
+
+
+def _check_identifier(who: str) -> None:
+    if not who:
+        raise track_error("identifier is required")
+    if len(who.encode()) > limits.IDENTIFIER_MAX_BYTES:
+        raise track_error("identifier over 150 bytes")
+
+
+def _check_attributes(attributes: dict[str, Any]) -> None:
+    if len(attributes) > limits.ATTRIBUTES_MAX_COUNT:
+        raise track_error("more than 300 attributes")
+    for name, value in attributes.items():
+        if len(name.encode()) > limits.ATTRIBUTE_NAME_MAX_BYTES:
+            raise track_error("attribute name over 150 bytes")
+        size = len(value.encode()) if isinstance(value, str) else limits.json_size(value)
+        if size > limits.ATTRIBUTE_VALUE_MAX_BYTES:
+            raise track_error("attribute value over 1000 bytes")
+
+
+def _check_event(event: dict[str, Any]) -> None:
+    name = event.get("name")
+    if not isinstance(name, str) or not name:
+        raise track_error("name is required")
+    if len(name.encode()) > limits.EVENT_NAME_MAX_BYTES:
+        raise track_error("event name over 100 bytes")
+    data = event.get("data", {})
+    if not isinstance(data, dict):
+        raise track_error("data must be an object")
+    if limits.json_size(data) > limits.EVENT_DATA_MAX_BYTES:
+        raise track_error("event data over 100,000 bytes")
+    event_id = event.get("id")
+    if event_id is not None:
+        try:
+            ULID.from_str(str(event_id))
+        except ValueError:
+            raise track_error("id must be a ULID") from None
+
+
+def _v1_person(value: Any, name: str) -> str:
+    person = _object(value, name)
+    given = [k for k in ("id", "email", "cio_id") if person.get(k)]
+    if len(given) != 1:
+        raise track_error(f"{name} needs exactly one of id, email, cio_id")
+    key = given[0]
+    return f"cio_{person[key]}" if key == "cio_id" else str(person[key])
+
+
+def _app_person(value: Any) -> None:
+    person = _object(value, "identifiers", app=True)
+    if len([k for k in ("id", "email", "cio_id") if person.get(k)]) != 1:
+        raise app_error("identifiers needs exactly one of id, email, cio_id")

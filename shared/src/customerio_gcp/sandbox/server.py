@@ -1,0 +1,156 @@
+"""The sandbox's HTTP server (standard library, HTTP/1.1 keep-alive) and its control endpoints.
+
+Control endpoints live under `/_sandbox/` and need no auth: the sandbox binds to loopback.
+
+| Endpoint | Does |
+|---|---|
+| `GET /_sandbox/requests?operation=&status=` | every recorded request (filters optional) |
+| `GET /_sandbox/summary` | counts: people, events, deliveries, accepted requests by operation |
+| `GET /_sandbox/people/{identifier}` | one person's attributes, suppression, devices |
+| `GET /_sandbox/events` · `/_sandbox/deliveries` · `/_sandbox/triggers` | what was accepted |
+| `PUT /_sandbox/faults` | inject faults (see `Faults`) |
+| `PUT /_sandbox/credentials` | change the keys, as a key rotation would |
+| `POST /_sandbox/reset` | forget everything, clear faults |
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from customerio_gcp.sandbox.api import Answer, Credentials, SandboxApi
+from customerio_gcp.sandbox.faults import FaultInjector, Faults
+from customerio_gcp.sandbox.state import Workspace
+
+SandboxCredentials = Credentials
+MAX_BODY = 5_000_000
+
+
+class Sandbox:
+    """Runs the sandbox in a background thread: `with Sandbox() as sandbox: sandbox.url`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        credentials: Credentials | None = None,
+        region: str = "us",
+    ) -> None:
+        self.credentials = credentials or Credentials()
+        self.workspace = Workspace()
+        self.faults = FaultInjector()
+        self.api = SandboxApi(self.workspace, self.faults, self.credentials, region)
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Sandbox:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="customerio-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        fresh = Workspace()
+        self.workspace = fresh
+        self.api.workspace = fresh
+        self.faults.configure(Faults())
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # --- control ----------------------------------------------------------------------------
+
+    def control(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
+        ws = self.workspace
+        parts = path.strip("/").split("/")[1:]
+        if method == "GET" and parts == ["requests"]:
+            with ws.lock:
+                rows = [r.to_dict() for r in ws.requests]
+            for key in ("operation", "status", "api"):
+                if key in query:
+                    rows = [r for r in rows if str(r[key]) == query[key][0]]
+            return Answer(200, {"requests": rows})
+        if method == "GET" and parts == ["summary"]:
+            return Answer(200, ws.summary())
+        if method == "GET" and len(parts) == 2 and parts[0] == "people":
+            person = ws.snapshot_person(unquote(parts[1]))
+            return Answer(200, person) if person else Answer(404, {"error": "no such person"})
+        if method == "GET" and parts and parts[0] in ("events", "deliveries", "triggers") and len(parts) == 1:
+            with ws.lock:
+                return Answer(200, {parts[0]: list(getattr(ws, parts[0]))})
+        if method == "PUT" and parts == ["faults"]:
+            self.faults.configure(Faults.from_dict(body or {}))
+            return Answer(200, self.faults.faults.to_dict())
+        if method == "GET" and parts == ["faults"]:
+            return Answer(200, self.faults.faults.to_dict())
+        if method == "PUT" and parts == ["credentials"]:
+            for key, value in (body or {}).items():
+                if hasattr(self.credentials, key):
+                    setattr(self.credentials, key, str(value))
+            return Answer(200, asdict(self.credentials))
+        if method == "POST" and parts == ["reset"]:
+            self.reset()
+            return Answer(200, {"reset": True})
+        return Answer(404, {"error": "unknown control endpoint"})
+
+
+def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "customerio-sandbox/0.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._reply(Answer(413, {"meta": {"error": "request too large"}}))
+                return
+            raw = self.rfile.read(length) if length else b""
+            split = urlsplit(self.path)
+            if split.path.startswith("/_sandbox/"):
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    self._reply(Answer(400, {"error": "body is not JSON"}))
+                    return
+                self._reply(sandbox.control(self.command, split.path, parse_qs(split.query), body))
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            host = headers.get("host", "")
+            self._reply(sandbox.api.handle(self.command, split.path, host, headers, raw))
+
+        def _reply(self, answer: Answer) -> None:
+            payload, content_type = answer.encode()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in answer.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_PUT = do_POST = do_DELETE = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silent: request lines would carry identifiers (emails) in their paths."""
+
+    return Handler

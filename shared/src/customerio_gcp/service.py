@@ -1,0 +1,249 @@
+"""MessagingService: every Customer.io operation the system performs, each timed and logged.
+
+This is the one door to Customer.io. Functions hand it a validated message (`handle`), application
+code and tools may call the operations directly. Each operation emits one metric line
+(`observability.timed`) with its latency, outcome and error class, and nothing personal.
+
+Retry safety lives here: events get a deterministic ULID (Customer.io ignores a repeat), and
+sends without server-side idempotency run through the `IdempotencyGuard`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ulid import ULID
+
+from customerio_gcp.customerio.app import (
+    AppClient,
+    BroadcastTrigger,
+    Delivery,
+    EmailRequest,
+    PushRequest,
+    SmsRequest,
+)
+from customerio_gcp.customerio.identifiers import Identifiers
+from customerio_gcp.customerio.track import (
+    BatchResult,
+    EventType,
+    Platform,
+    TrackClient,
+)
+from customerio_gcp.customerio.v2 import Operation
+from customerio_gcp.idempotency import IdempotencyGuard, InMemoryStore
+from customerio_gcp.ids import content_hash, event_ulid
+from customerio_gcp.messages import models as m
+from customerio_gcp.observability import timed
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What `handle` did with a message, for the delivery log and the caller's accounting."""
+
+    operation: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class MessagingService:
+    def __init__(self, track: TrackClient, app: AppClient, *, guard: IdempotencyGuard | None = None) -> None:
+        """Without a `guard`, sends are de-duplicated within this process only."""
+        self._track = track
+        self._app = app
+        self._guard = guard or IdempotencyGuard(InMemoryStore())
+
+    # --- people -----------------------------------------------------------------------------
+
+    def identify_user(
+        self,
+        identifiers: Identifiers,
+        attributes: Mapping[str, Any],
+        *,
+        timestamp: int | None = None,
+        update_only: bool = False,
+    ) -> None:
+        with timed("identify", identifier_kind=identifiers.kind, attribute_count=len(attributes)):
+            self._track.identify(identifiers, attributes, timestamp=timestamp, update_only=update_only)
+
+    def suppress_user(self, identifiers: Identifiers) -> None:
+        with timed("suppress", identifier_kind=identifiers.kind):
+            self._track.suppress(identifiers)
+
+    def unsuppress_user(self, identifiers: Identifiers) -> None:
+        with timed("unsuppress", identifier_kind=identifiers.kind):
+            self._track.unsuppress(identifiers)
+
+    def delete_user(self, identifiers: Identifiers) -> None:
+        with timed("delete", identifier_kind=identifiers.kind):
+            self._track.delete(identifiers)
+
+    def add_device(
+        self,
+        identifiers: Identifiers,
+        device_id: str,
+        platform: Platform,
+        *,
+        last_used: int | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        with timed("add_device", identifier_kind=identifiers.kind, platform=platform):
+            self._track.add_device(identifiers, device_id, platform, last_used=last_used, attributes=attributes)
+
+    def remove_device(self, identifiers: Identifiers, device_id: str) -> None:
+        with timed("remove_device", identifier_kind=identifiers.kind):
+            self._track.remove_device(identifiers, device_id)
+
+    def merge_users(self, primary: Identifiers, secondary: Identifiers) -> None:
+        with timed("merge"):
+            self._track.merge(primary, secondary)
+
+    # --- events -----------------------------------------------------------------------------
+
+    def track_event(
+        self,
+        identifiers: Identifiers,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        timestamp: int,
+        event_id: str | None = None,
+        event_type: EventType = "event",
+    ) -> str:
+        """Send an event and return its ULID, derived from `event_id` or from the content."""
+        content = {"identifiers": identifiers.as_body(), "name": name, "data": data or {}, "type": event_type}
+        ulid = _event_ulid(timestamp, content, event_id)
+        with timed(event_type, identifier_kind=identifiers.kind, event_id=ulid):
+            self._track.track(identifiers, name, data, event_id=ulid, timestamp=timestamp, event_type=event_type)
+        return ulid
+
+    def track_anonymous_event(
+        self,
+        anonymous_id: str,
+        name: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        timestamp: int,
+        event_id: str | None = None,
+    ) -> str:
+        content = {"anonymous_id": anonymous_id, "name": name, "data": data or {}}
+        ulid = _event_ulid(timestamp, content, event_id)
+        with timed("anonymous_event", event_id=ulid):
+            self._track.track_anonymous(anonymous_id, name, data, event_id=ulid, timestamp=timestamp)
+        return ulid
+
+    def batch(self, operations: Iterable[Operation]) -> BatchResult:
+        with timed("batch") as op:
+            result = self._track.batch(operations)
+            op.fields.update(items=result.total, requests=result.requests, failed=len(result.failures))
+        return result
+
+    # --- sends without server-side idempotency ----------------------------------------------
+
+    def send_transactional(self, request: EmailRequest, *, idempotency_key: str | None = None) -> Delivery:
+        """Send a transactional email at most once per key (or per identical content)."""
+        return self._send("send_email", request, idempotency_key, self._app.send_email)
+
+    def send_push(self, request: PushRequest, *, idempotency_key: str | None = None) -> Delivery:
+        return self._send("send_push", request, idempotency_key, self._app.send_push)
+
+    def send_sms(self, request: SmsRequest, *, idempotency_key: str | None = None) -> Delivery:
+        return self._send("send_sms", request, idempotency_key, self._app.send_sms)
+
+    def trigger_broadcast(self, trigger: BroadcastTrigger, *, idempotency_key: str | None = None) -> str:
+        payload = trigger.body() | {"broadcast_id": trigger.broadcast_id}
+        key = "trigger_broadcast:" + (idempotency_key or content_hash(payload))
+        with timed("trigger_broadcast", broadcast_id=trigger.broadcast_id) as op:
+            outcome = self._guard.run(key, payload, lambda: {"trigger_id": self._app.trigger_broadcast(trigger)})
+            op.fields["replayed"] = outcome.replayed
+        return str(outcome.result.get("trigger_id", ""))
+
+    def _send(self, operation: str, request: Any, idempotency_key: str | None, call: Any) -> Delivery:
+        payload = request.body()
+        key = f"{operation}:" + (idempotency_key or content_hash(payload))
+        with timed(operation, identifier_kind=request.identifiers.kind) as op:
+            outcome = self._guard.run(key, payload, lambda: call(request).model_dump())
+            op.fields.update(replayed=outcome.replayed, delivery_id=outcome.result.get("delivery_id"))
+        return Delivery.model_validate(outcome.result)
+
+    # --- messages from the topics -----------------------------------------------------------
+
+    def handle(self, message: m.Message) -> Handled:
+        """Perform what one validated topic message asks for."""
+        match message:
+            case m.IdentifyPerson():
+                self.identify_user(
+                    message.identifiers,
+                    message.attributes,
+                    timestamp=message.timestamp,
+                    update_only=message.update_only,
+                )
+            case m.SuppressPerson():
+                self.suppress_user(message.identifiers)
+            case m.UnsuppressPerson():
+                self.unsuppress_user(message.identifiers)
+            case m.DeletePerson():
+                self.delete_user(message.identifiers)
+            case m.AddDevice():
+                self.add_device(
+                    message.identifiers,
+                    message.device_id,
+                    message.platform,
+                    last_used=message.last_used,
+                    attributes=message.attributes,
+                )
+            case m.RemoveDevice():
+                self.remove_device(message.identifiers, message.device_id)
+            case m.MergePeople():
+                self.merge_users(message.primary, message.secondary)
+            case m.TrackEvent():
+                ulid = self.track_event(
+                    message.identifiers,
+                    message.name,
+                    message.data,
+                    timestamp=message.timestamp,
+                    event_id=message.event_id,
+                    event_type=message.op,
+                )
+                return Handled(message.op, {"event_id": ulid})
+            case m.AnonymousEvent():
+                ulid = self.track_anonymous_event(
+                    message.anonymous_id,
+                    message.name,
+                    message.data,
+                    timestamp=message.timestamp,
+                    event_id=message.event_id,
+                )
+                return Handled(message.op, {"event_id": ulid})
+            case m.SendEmail():
+                delivery = self.send_transactional(
+                    _request(EmailRequest, message), idempotency_key=message.idempotency_key
+                )
+                return Handled(message.op, {"delivery_id": delivery.delivery_id})
+            case m.SendPush():
+                delivery = self.send_push(_request(PushRequest, message), idempotency_key=message.idempotency_key)
+                return Handled(message.op, {"delivery_id": delivery.delivery_id})
+            case m.SendSms():
+                delivery = self.send_sms(_request(SmsRequest, message), idempotency_key=message.idempotency_key)
+                return Handled(message.op, {"delivery_id": delivery.delivery_id})
+            case m.TriggerBroadcast():
+                trigger_id = self.trigger_broadcast(
+                    _request(BroadcastTrigger, message), idempotency_key=message.idempotency_key
+                )
+                return Handled(message.op, {"trigger_id": trigger_id})
+        return Handled(message.op)
+
+
+def _event_ulid(timestamp: int, content: Mapping[str, Any], event_id: str | None) -> str:
+    if event_id:
+        try:
+            return str(ULID.from_str(event_id))  # the caller already chose a ULID: keep it
+        except ValueError:
+            pass
+    return event_ulid(timestamp, content=content, caller_id=event_id)
+
+
+def _request(kind: type[Any], message: Any) -> Any:
+    """The API request inside a topic message: the message minus its envelope fields."""
+    data = message.model_dump(exclude={"v", "op", "idempotency_key"}, exclude_none=True)
+    return kind.model_validate(data)

@@ -1,0 +1,103 @@
+"""Every setting and the environment variable it comes from, in one place.
+
+Nothing else in the package reads `os.environ`: code receives a `Settings` (or the values it
+needs), which keeps tests free of environment juggling and makes this file the reference.
+
+| Variable | Meaning | Default |
+|---|---|---|
+| `CIO_REGION` | `us` or `eu`: the workspace's region | `us` |
+| `CIO_TRACK_URL` / `CIO_APP_URL` | override the region's hosts (the sandbox, a proxy) | region's |
+| `CIO_SITE_ID`, `CIO_TRACK_API_KEY`, `CIO_APP_API_KEY`, | plain secret values, for local runs | unset |
+| `CIO_WEBHOOK_SIGNING_KEY`, `CIO_WEBHOOK_SIGNING_KEY_NEXT` | (a plain value wins over a secret id) | |
+| the same names + `_SECRET` | Secret Manager secret ids (or full version paths) | unset |
+| `SECRET_CACHE_MAX_AGE_S` | how long a fetched secret is trusted | `300` |
+| `SECRET_MANAGER_ENDPOINT` | a local Secret Manager REST endpoint (tests) | unset |
+| `GOOGLE_CLOUD_PROJECT` (or `GCP_PROJECT`) | the project | unset |
+| `HTTP_TIMEOUT_S` / `HTTP_CONNECT_TIMEOUT_S` | Customer.io request timeouts | `10` / `3` |
+| `HTTP_RETRY_ATTEMPTS` | in-process attempts per call (Pub/Sub retries beyond that) | `2` |
+| `IDEMPOTENCY_BACKEND` | `firestore` or `memory` (one process only) | `firestore` |
+| `IDEMPOTENCY_COLLECTION` | Firestore collection of idempotency records | `customerio_idempotency` |
+| `IDEMPOTENCY_LEASE_S` | how long an in-progress send is protected before takeover | `120` |
+| `IDEMPOTENCY_TTL_S` | expiry written on records (Firestore TTL policy deletes them) | `691200` (8 days) |
+| `DEAD_LETTER_TOPIC` | full topic path that permanent failures are published to | unset |
+| `SOURCE_SUBSCRIPTION` | the push subscription feeding this function (for dead-letter attributes) | unset |
+| `LOG_LEVEL` | `DEBUG`, `INFO`, … | `INFO` |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from customerio_gcp import secrets as secret_names
+from customerio_gcp.customerio.regions import Region
+
+_SECRET_ENV = {
+    secret_names.SITE_ID: "CIO_SITE_ID",
+    secret_names.TRACK_API_KEY: "CIO_TRACK_API_KEY",
+    secret_names.APP_API_KEY: "CIO_APP_API_KEY",
+    secret_names.WEBHOOK_SIGNING_KEY: "CIO_WEBHOOK_SIGNING_KEY",
+    secret_names.WEBHOOK_SIGNING_KEY_NEXT: "CIO_WEBHOOK_SIGNING_KEY_NEXT",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: Region = Region.US
+    track_url: str | None = None
+    app_url: str | None = None
+    project: str | None = None
+    secret_values: Mapping[str, str] = field(default_factory=dict)
+    secret_ids: Mapping[str, str] = field(default_factory=dict)
+    secret_max_age_s: float = 300.0
+    secret_manager_endpoint: str | None = None
+    http_timeout_s: float = 10.0
+    http_connect_timeout_s: float = 3.0
+    http_retry_attempts: int = 2
+    idempotency_backend: str = "firestore"
+    idempotency_collection: str = "customerio_idempotency"
+    idempotency_lease_s: float = 120.0
+    idempotency_ttl_s: float = 8 * 24 * 3600.0
+    dead_letter_topic: str | None = None
+    source_subscription: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(name)
+            try:
+                return float(raw) if raw else default
+            except ValueError as exc:
+                raise ValueError(f"{name} must be a number") from exc
+
+        try:
+            region = Region(env.get("CIO_REGION", "us").lower())
+        except ValueError as exc:
+            raise ValueError("CIO_REGION must be 'us' or 'eu'") from exc
+        backend = env.get("IDEMPOTENCY_BACKEND", "firestore")
+        if backend not in ("firestore", "memory"):
+            raise ValueError("IDEMPOTENCY_BACKEND must be 'firestore' or 'memory'")
+        return cls(
+            region=region,
+            track_url=env.get("CIO_TRACK_URL") or None,
+            app_url=env.get("CIO_APP_URL") or None,
+            project=env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
+            secret_values={k: env[v] for k, v in _SECRET_ENV.items() if env.get(v)},
+            secret_ids={k: env[v + "_SECRET"] for k, v in _SECRET_ENV.items() if env.get(v + "_SECRET")},
+            secret_max_age_s=number("SECRET_CACHE_MAX_AGE_S", 300.0),
+            secret_manager_endpoint=env.get("SECRET_MANAGER_ENDPOINT") or None,
+            http_timeout_s=number("HTTP_TIMEOUT_S", 10.0),
+            http_connect_timeout_s=number("HTTP_CONNECT_TIMEOUT_S", 3.0),
+            http_retry_attempts=int(number("HTTP_RETRY_ATTEMPTS", 2)),
+            idempotency_backend=backend,
+            idempotency_collection=env.get("IDEMPOTENCY_COLLECTION", "customerio_idempotency"),
+            idempotency_lease_s=number("IDEMPOTENCY_LEASE_S", 120.0),
+            idempotency_ttl_s=number("IDEMPOTENCY_TTL_S", 8 * 24 * 3600.0),
+            dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or None,
+            source_subscription=env.get("SOURCE_SUBSCRIPTION") or None,
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
