@@ -1,9 +1,9 @@
 """Secrets with an in-process cache: Secret Manager in the cloud, plain values for local runs.
 
 A fetched value is kept for `max_age` seconds, so a rotated secret is picked up without a redeploy,
-and a 401 from Customer.io forces an early refresh (`get(..., refresh=True)`). Concurrent forced
-refreshes collapse into one: a value fetched less than `min_refresh_interval` ago counts as fresh,
-since the request that saw the 401 started before it was fetched.
+and a 401 from Customer.io forces an early refresh: `get(name, stale_since=t)` re-fetches unless
+the cached value was fetched after `t`, the moment the refused request started. So concurrent
+401s collapse into one fetch, and a refresh is never skipped for a value the refused request used.
 """
 
 from __future__ import annotations
@@ -41,12 +41,10 @@ class Secrets:
         fetchers: Mapping[str, Fetcher],
         *,
         max_age: float = 300.0,
-        min_refresh_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetchers = dict(fetchers)
         self._max_age = max_age
-        self._min_refresh = min_refresh_interval
         self._clock = clock
         self._cache: dict[str, _Entry] = {}
         self._lock = threading.Lock()
@@ -54,13 +52,15 @@ class Secrets:
     def has(self, name: str) -> bool:
         return name in self._fetchers
 
-    def get(self, name: str, *, refresh: bool = False) -> str:
+    def get(self, name: str, *, stale_since: float | None = None) -> str:
+        """The cached value, unless older than `max_age` or fetched at or before `stale_since`
+        (a time on this cache's clock, `time.monotonic` by default)."""
         entry = self._cache.get(name)
-        if entry is not None and self._is_fresh(entry, refresh):
+        if entry is not None and self._is_fresh(entry, stale_since):
             return entry.value
         with self._lock:
             entry = self._cache.get(name)
-            if entry is not None and self._is_fresh(entry, refresh):
+            if entry is not None and self._is_fresh(entry, stale_since):
                 return entry.value
             fetcher = self._fetchers.get(name)
             if fetcher is None:
@@ -69,9 +69,10 @@ class Secrets:
             self._cache[name] = entry
             return entry.value
 
-    def _is_fresh(self, entry: _Entry, refresh: bool) -> bool:
-        age = self._clock() - entry.fetched_at
-        return age < (self._min_refresh if refresh else self._max_age)
+    def _is_fresh(self, entry: _Entry, stale_since: float | None) -> bool:
+        if stale_since is not None and entry.fetched_at <= stale_since:
+            return False
+        return self._clock() - entry.fetched_at < self._max_age
 
 
 class SecretManagerFetcher:

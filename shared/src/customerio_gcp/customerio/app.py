@@ -154,7 +154,7 @@ class AppClient:
     @classmethod
     def with_key(cls, app_api_key: str, **kwargs: Any) -> AppClient:
         bearer = BearerAuth(app_api_key)
-        return cls(lambda _refresh: bearer, **kwargs)
+        return cls(lambda _stale_since: bearer, **kwargs)
 
     def close(self) -> None:
         self._http.close()

@@ -69,7 +69,7 @@ class TrackClient:
     def with_credentials(cls, site_id: str, api_key: str, **kwargs: Any) -> TrackClient:
         """For scripts with fixed credentials; the functions pass a refreshing factory instead."""
         basic = httpx.BasicAuth(site_id, api_key)
-        return cls(lambda _refresh: basic, **kwargs)
+        return cls(lambda _stale_since: basic, **kwargs)
 
     def close(self) -> None:
         self._http.close()

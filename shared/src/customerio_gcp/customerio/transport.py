@@ -25,8 +25,9 @@ from customerio_gcp.customerio.errors import (
     error_from_response,
 )
 
-AuthFactory = Callable[[bool], httpx.Auth]
-"""Returns the auth for a request; called with True after a 401 to force fresh credentials."""
+AuthFactory = Callable[[float | None], httpx.Auth]
+"""Returns the auth for a request. After a 401 it is called with the `time.monotonic()` at which
+the refused request started: credentials fetched at or before then must be fetched again."""
 
 USER_AGENT = "customerio-gcp/0.1"
 
@@ -92,11 +93,12 @@ class HttpCaller:
     ) -> httpx.Response:
         """Send and classify. `allow_status` lists non-2xx answers the caller handles (207)."""
         url = self._base_url + path
-        auth = self._auth(False)
+        auth = self._auth(None)
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
+            started = time.monotonic()
             outcome = self._send_once(method, url, json, auth)
             if isinstance(outcome, httpx.Response):
                 if outcome.is_success or outcome.status_code in allow_status:
@@ -104,7 +106,7 @@ class HttpCaller:
                 if outcome.status_code == 401 and not refreshed:
                     # A rotated key: fetch fresh credentials once and try again right away.
                     refreshed = True
-                    auth = self._auth(True)
+                    auth = self._auth(started)
                     attempt -= 1
                     continue
                 error = _classify(outcome)

@@ -12,7 +12,7 @@ from customerio_gcp.idempotency.guard import (
     SendInProgressError,
 )
 from customerio_gcp.idempotency.records import IdempotencyRecord, Status
-from customerio_gcp.idempotency.store import IdempotencyStore, InMemoryStore
+from customerio_gcp.idempotency.store import IdempotencyStore, InMemoryStore, LazyStore
 
 __all__ = [
     "IdempotencyGuard",
@@ -20,6 +20,7 @@ __all__ = [
     "IdempotencyRecord",
     "IdempotencyStore",
     "InMemoryStore",
+    "LazyStore",
     "Outcome",
     "SendInProgressError",
     "Status",

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from customerio_gcp.idempotency.records import IdempotencyRecord
@@ -56,3 +57,32 @@ class InMemoryStore:
                 return False
             del self._records[key]
             return True
+
+
+class LazyStore:
+    """Creates the real store on first use, so a function that never sends (identify, track)
+    never imports or connects the Firestore client: it keeps their cold start light."""
+
+    def __init__(self, factory: Callable[[], IdempotencyStore]) -> None:
+        self._factory = factory
+        self._store: IdempotencyStore | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> IdempotencyStore:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._factory()
+        return self._store
+
+    def create(self, record: IdempotencyRecord) -> bool:
+        return self._get().create(record)
+
+    def get(self, key: str) -> IdempotencyRecord | None:
+        return self._get().get(key)
+
+    def replace(self, record: IdempotencyRecord, *, expected_token: str) -> bool:
+        return self._get().replace(record, expected_token=expected_token)
+
+    def delete(self, key: str, *, expected_token: str) -> bool:
+        return self._get().delete(key, expected_token=expected_token)

@@ -88,8 +88,9 @@ class SandboxApi:
                 time.sleep(decision.delay)
             if decision.status is not None:
                 extra = {"Retry-After": f"{decision.retry_after:g}"} if decision.retry_after is not None else {}
-                message = "rate limited" if decision.status == 429 else "injected server error"
-                raise Refused(Answer(decision.status, {"meta": {"error": message}}, extra), "fault")
+                message = "rate limited" if decision.status == 429 else f"injected {decision.status}"
+                body = {"meta": {"error": message}}
+                raise Refused(Answer(decision.status, body, extra, text=decision.text), "fault")
             body = _parse_body(raw, method)
             answer, note = route(body)
         except Refused as refused:

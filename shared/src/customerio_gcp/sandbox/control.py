@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -23,7 +24,7 @@ class SandboxControl:
         return answer
 
     def person(self, identifier: str) -> dict[str, Any] | None:
-        response = self._client.get(f"/_sandbox/people/{httpx.URL(path=identifier).raw_path.decode()}")
+        response = self._client.get("/_sandbox/people/" + quote(identifier, safe=""))
         return response.json() if response.status_code == 200 else None
 
     def events(self) -> list[dict[str, Any]]:

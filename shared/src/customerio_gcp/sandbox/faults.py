@@ -19,6 +19,8 @@ class ScriptedFault:
     count: int = 1
     path_contains: str = ""
     retry_after: float | None = None
+    text: str | None = None
+    """A plain-text body instead of JSON, as a proxy or Cloudflare error page sends."""
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Decision:
     status: int | None = None
     retry_after: float | None = None
     delay: float = 0.0
+    text: str | None = None
 
 
 class FaultInjector:
@@ -72,7 +75,7 @@ class FaultInjector:
             for fault in f.scripted:
                 if fault.count > 0 and fault.path_contains in path:
                     fault.count -= 1
-                    return Decision(fault.status, fault.retry_after)
+                    return Decision(fault.status, fault.retry_after, text=fault.text)
             delay = f.slow_seconds if f.slow_rate and self._random.random() < f.slow_rate else 0.0
             roll = self._random.random()
             if roll < f.rate_429:

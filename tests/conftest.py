@@ -1,0 +1,108 @@
+"""Fixtures that start real parts: the Pub/Sub and Firestore emulators, the Customer.io sandbox.
+
+Emulators start once per test session on free ports and are stopped at the end; each test gets
+its own sandbox (a fresh workspace on its own port) and its own topic or collection names, so
+tests do not see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from customerio_gcp.customerio import AppClient, TrackClient
+from customerio_gcp.customerio.transport import RetryPolicy
+from customerio_gcp.local import emulators
+from customerio_gcp.sandbox import Sandbox, SandboxControl
+
+PROJECT = "customerio-gcp-test"
+LOG_DIR = Path(os.environ.get("TEST_LOG_DIR", "/tmp/customerio-gcp-test-logs"))
+
+
+def no_sleep_retry(attempts: int = 3) -> RetryPolicy:
+    """Real retry decisions without real waiting (the decisions are what tests check)."""
+    return RetryPolicy(attempts=attempts, sleep=lambda _seconds: None)
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    emulator = emulators.start_pubsub(PROJECT, LOG_DIR)
+    previous = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+    try:
+        yield emulator.host
+    finally:
+        emulator.stop()
+        if previous is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[str]:
+    emulator = emulators.start_firestore(LOG_DIR)
+    previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
+    os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
+    try:
+        yield emulator.host
+    finally:
+        emulator.stop()
+        if previous is None:
+            os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+        else:
+            os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture
+def firestore_client(firestore_emulator: str):  # noqa: ANN201 - the client is untyped
+    from google.cloud import firestore
+
+    client = firestore.Client(project=PROJECT)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def control(sandbox: Sandbox) -> Iterator[SandboxControl]:
+    ctl = SandboxControl(sandbox.url)
+    yield ctl
+    ctl.close()
+
+
+@pytest.fixture
+def track(sandbox: Sandbox) -> Iterator[TrackClient]:
+    creds = sandbox.credentials
+    client = TrackClient.with_credentials(
+        creds.site_id, creds.track_api_key, base_url=sandbox.url, retry=no_sleep_retry()
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def app(sandbox: Sandbox) -> Iterator[AppClient]:
+    client = AppClient.with_key(sandbox.credentials.app_api_key, base_url=sandbox.url, retry=no_sleep_retry())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def http_timeout_short() -> httpx.Timeout:
+    return httpx.Timeout(0.5, connect=0.5)

@@ -1,0 +1,144 @@
+"""Secrets from Secret Manager (the official client over REST to a local server), the max-age
+cache, and the 401 → refresh → retry path that makes a rotated key work without a redeploy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from customerio_gcp import secrets as names
+from customerio_gcp.customerio import AuthenticationError, Identifiers
+from customerio_gcp.customerio.app import EmailRequest
+from customerio_gcp.sandbox import Sandbox, SandboxControl
+from customerio_gcp.secrets import SecretManagerFetcher, SecretNotConfiguredError, Secrets
+from customerio_gcp.settings import Settings
+from customerio_gcp.wiring import build_http_client, build_app_client, build_secrets, build_track_client
+from tests.support.fake_secret_manager import FakeSecretManager
+
+
+@pytest.fixture
+def secret_manager() -> Iterator[FakeSecretManager]:
+    fake = FakeSecretManager()
+    yield fake
+    fake.stop()
+
+
+def cloud_settings(sandbox: Sandbox, secret_manager: FakeSecretManager) -> Settings:
+    return Settings.from_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": "demo",
+            "CIO_TRACK_URL": sandbox.url,
+            "CIO_APP_URL": sandbox.url,
+            "CIO_SITE_ID_SECRET": "cio-site-id",
+            "CIO_TRACK_API_KEY_SECRET": "cio-track-key",
+            "CIO_APP_API_KEY_SECRET": "projects/demo/secrets/cio-app-key",
+            "SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
+        }
+    )
+
+
+def seed(secret_manager: FakeSecretManager, sandbox: Sandbox) -> None:
+    secret_manager.set("cio-site-id", sandbox.credentials.site_id)
+    secret_manager.set("cio-track-key", sandbox.credentials.track_api_key)
+    secret_manager.set("cio-app-key", sandbox.credentials.app_api_key)
+
+
+def test_secret_manager_values_are_read_through_the_official_client(secret_manager: FakeSecretManager) -> None:
+    secret_manager.set("token", "s3cr3t\n")
+    fetcher = SecretManagerFetcher("demo", endpoint=secret_manager.endpoint)
+    assert fetcher.access("token") == "s3cr3t"
+    assert fetcher.path("token") == "projects/demo/secrets/token/versions/latest"
+    assert fetcher.path("projects/x/secrets/y/versions/3") == "projects/x/secrets/y/versions/3"
+
+
+def test_cache_serves_until_max_age(secret_manager: FakeSecretManager) -> None:
+    secret_manager.set("token", "one")
+    now = [0.0]
+    manager = SecretManagerFetcher("demo", endpoint=secret_manager.endpoint)
+    cache = Secrets({"token": manager.fetcher("token")}, max_age=300, clock=lambda: now[0])
+    assert cache.get("token") == "one"
+    secret_manager.set("token", "two")
+    now[0] = 299
+    assert cache.get("token") == "one"
+    assert secret_manager.accesses["token"] == 1
+    now[0] = 301
+    assert cache.get("token") == "two"
+    assert secret_manager.accesses["token"] == 2
+
+
+def test_concurrent_401s_collapse_into_one_refresh() -> None:
+    calls = []
+    now = [100.0]
+    cache = Secrets({"k": lambda: calls.append(1) or f"v{len(calls)}"}, clock=lambda: now[0])
+    assert cache.get("k") == "v1"
+    request_a_started = request_b_started = now[0] + 1
+    now[0] += 2
+    assert cache.get("k", stale_since=request_a_started) == "v2"  # refused value: fetched again
+    now[0] += 1
+    assert cache.get("k", stale_since=request_b_started) == "v2"  # already newer than B's request
+    assert len(calls) == 2
+
+
+def test_unconfigured_secret_is_a_clear_error() -> None:
+    with pytest.raises(SecretNotConfiguredError, match="app_api_key"):
+        Secrets({}).get(names.APP_API_KEY)
+
+
+def test_a_rotated_track_key_is_picked_up_after_one_401(
+    sandbox: Sandbox, control: SandboxControl, secret_manager: FakeSecretManager
+) -> None:
+    seed(secret_manager, sandbox)
+    settings = cloud_settings(sandbox, secret_manager)
+    secrets = build_secrets(settings)
+    track = build_track_client(settings, secrets, build_http_client(settings))
+    track.identify(Identifiers(id="u1"), {"a": 1})
+
+    # Rotate: Customer.io now wants the new key, and Secret Manager holds it.
+    control.set_credentials(track_api_key="rotated-key")
+    secret_manager.set("cio-track-key", "rotated-key")
+    track.identify(Identifiers(id="u1"), {"a": 2})
+
+    assert [r["status"] for r in control.requests("identify")] == [200, 401, 200]
+    assert secret_manager.accesses["cio-track-key"] == 2
+    assert control.person("u1")["attributes"] == {"a": 2}
+
+
+def test_a_rotated_app_key_is_picked_up_after_one_401(
+    sandbox: Sandbox, control: SandboxControl, secret_manager: FakeSecretManager
+) -> None:
+    seed(secret_manager, sandbox)
+    settings = cloud_settings(sandbox, secret_manager)
+    app = build_app_client(settings, build_secrets(settings), build_http_client(settings))
+    request = EmailRequest(transactional_message_id=1, to="a@example.com", identifiers=Identifiers(id="u1"))
+    app.send_email(request)
+    control.set_credentials(app_api_key="rotated-app-key")
+    secret_manager.set("cio-app-key", "rotated-app-key")
+    app.send_email(request)
+    assert [r["status"] for r in control.requests("send_email")] == [200, 401, 200]
+
+
+def test_a_revoked_key_still_fails_after_the_refresh(
+    sandbox: Sandbox, control: SandboxControl, secret_manager: FakeSecretManager
+) -> None:
+    seed(secret_manager, sandbox)
+    settings = cloud_settings(sandbox, secret_manager)
+    track = build_track_client(settings, build_secrets(settings), build_http_client(settings))
+    control.set_credentials(track_api_key="someone-else")
+    with pytest.raises(AuthenticationError):
+        track.identify(Identifiers(id="u1"), {"a": 1})
+    assert [r["status"] for r in control.requests("identify")] == [401, 401]
+
+
+def test_plain_environment_values_win_for_local_runs(sandbox: Sandbox, control: SandboxControl) -> None:
+    settings = Settings.from_env(
+        {
+            "CIO_TRACK_URL": sandbox.url,
+            "CIO_SITE_ID": sandbox.credentials.site_id,
+            "CIO_TRACK_API_KEY": sandbox.credentials.track_api_key,
+            "CIO_TRACK_API_KEY_SECRET": "never-read",
+        }
+    )
+    track = build_track_client(settings, build_secrets(settings), build_http_client(settings))
+    track.identify(Identifiers(id="u1"), {"a": 1})
+    assert control.requests("identify")[0]["status"] == 200
