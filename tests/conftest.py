@@ -60,7 +60,7 @@ def firestore_emulator() -> Iterator[str]:
 
 
 @pytest.fixture
-def firestore_client(firestore_emulator: str):  # noqa: ANN201 - the client is untyped
+def firestore_client(firestore_emulator: str):
     from google.cloud import firestore
 
     client = firestore.Client(project=PROJECT)

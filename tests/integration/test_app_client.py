@@ -65,7 +65,9 @@ def test_attachments_over_two_megabytes_are_refused_locally() -> None:
 
 
 def test_push_and_sms(app: AppClient, control: SandboxControl) -> None:
-    app.send_push(PushRequest(transactional_message_id=3, identifiers=Identifiers(id="u1"), title="Hi", sound="default"))
+    app.send_push(
+        PushRequest(transactional_message_id=3, identifiers=Identifiers(id="u1"), title="Hi", sound="default")
+    )
     app.send_sms(SmsRequest(transactional_message_id=4, identifiers=Identifiers(id="u1"), to="+15555550100"))
     channels = [d["channel"] for d in control.deliveries()]
     assert channels == ["push", "sms"]
@@ -77,7 +79,10 @@ def test_push_and_sms(app: AppClient, control: SandboxControl) -> None:
     [
         ({}, {"data": {"promo": "x"}}),
         ({"ids": ["1", "2"]}, {"data": {"promo": "x"}, "ids": ["1", "2"], "id_ignore_missing": True}),
-        ({"emails": ["a@example.com"]}, {"data": {"promo": "x"}, "emails": ["a@example.com"], "id_ignore_missing": True}),
+        (
+            {"emails": ["a@example.com"]},
+            {"data": {"promo": "x"}, "emails": ["a@example.com"], "id_ignore_missing": True},
+        ),
         (
             {"per_user_data": [{"id": "1", "data": {"n": 1}}]},
             {"data": {"promo": "x"}, "per_user_data": [{"id": "1", "data": {"n": 1}}], "id_ignore_missing": True},

@@ -49,7 +49,13 @@ def app_client(sandbox: Sandbox, sleeps: Sleeps, attempts: int = 3, **kw) -> App
 
 @pytest.mark.parametrize(
     ("status", "error_type"),
-    [(400, BadRequestError), (403, ForbiddenError), (404, NotFoundError), (405, NotFoundError), (422, UnprocessableError)],
+    [
+        (400, BadRequestError),
+        (403, ForbiddenError),
+        (404, NotFoundError),
+        (405, NotFoundError),
+        (422, UnprocessableError),
+    ],
 )
 def test_permanent_statuses_are_not_retried(
     sandbox: Sandbox, control: SandboxControl, status: int, error_type: type

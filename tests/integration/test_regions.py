@@ -63,7 +63,7 @@ def test_an_eu_workspace_on_the_us_host_is_a_configuration_error(eu_sandbox: San
     client = TrackClient.with_credentials(
         creds.site_id, creds.track_api_key, region=Region.US, client=routed(eu_sandbox)
     )
-    with pytest.raises(PermanentError, match="redirected to track-eu.customer.io: is the region setting right"):
+    with pytest.raises(PermanentError, match=r"redirected to track-eu\.customer\.io: is the region setting right"):
         client.identify(Identifiers(id="u1"), {"a": 1})
 
 

@@ -13,7 +13,7 @@ from customerio_gcp.customerio.app import EmailRequest
 from customerio_gcp.sandbox import Sandbox, SandboxControl
 from customerio_gcp.secrets import SecretManagerFetcher, SecretNotConfiguredError, Secrets
 from customerio_gcp.settings import Settings
-from customerio_gcp.wiring import build_http_client, build_app_client, build_secrets, build_track_client
+from customerio_gcp.wiring import build_app_client, build_http_client, build_secrets, build_track_client
 from tests.support.fake_secret_manager import FakeSecretManager
 
 

@@ -1,0 +1,185 @@
+"""Send-once protection against the real Firestore emulator (and the same rules on the in-memory
+store, so a second backend is held to the same contract)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from customerio_gcp.customerio import AppClient, Identifiers, ServerError
+from customerio_gcp.customerio.app import EmailRequest
+from customerio_gcp.customerio.track import TrackClient
+from customerio_gcp.idempotency import (
+    IdempotencyGuard,
+    IdempotencyKeyReusedError,
+    IdempotencyRecord,
+    IdempotencyStore,
+    InMemoryStore,
+    SendInProgressError,
+    Status,
+)
+from customerio_gcp.idempotency.firestore_store import FirestoreStore
+from customerio_gcp.sandbox import SandboxControl
+from customerio_gcp.service import MessagingService
+
+EMAIL = EmailRequest(transactional_message_id=9, to="ada@example.com", identifiers=Identifiers(id="u1"))
+
+
+@pytest.fixture(params=["firestore", "memory"])
+def store(request: pytest.FixtureRequest, unique: str) -> IdempotencyStore:
+    if request.param == "memory":
+        return InMemoryStore()
+    client = request.getfixturevalue("firestore_client")
+    return FirestoreStore(client, f"idem-{unique}")
+
+
+def service_with(track: TrackClient, app: AppClient, guard: IdempotencyGuard) -> MessagingService:
+    return MessagingService(track, app, guard=guard)
+
+
+def test_eight_concurrent_duplicate_sends_reach_customerio_once(
+    track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
+) -> None:
+    service = service_with(track, app, IdempotencyGuard(store))
+    control.set_faults({"slow_rate": 1.0, "slow_seconds": 0.3})  # keep the winner in flight
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            service.send_transactional(EMAIL, idempotency_key="order-42")
+            result = "sent"
+        except SendInProgressError:
+            result = "in_progress"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert len(control.requests("send_email")) == 1
+    assert sorted(outcomes) == ["in_progress"] * 7 + ["sent"]
+    # Once completed, a redelivered duplicate replays the stored result without a request.
+    replay = service.send_transactional(EMAIL, idempotency_key="order-42")
+    assert replay.delivery_id == control.deliveries()[0]["delivery_id"]
+    assert len(control.requests("send_email")) == 1
+
+
+def test_same_content_without_a_key_is_sent_once(
+    track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
+) -> None:
+    service = service_with(track, app, IdempotencyGuard(store))
+    first = service.send_transactional(EMAIL)
+    second = service.send_transactional(EMAIL)
+    assert first == second
+    assert len(control.requests("send_email")) == 1
+    other = EMAIL.model_copy(update={"to": "grace@example.com"})
+    service.send_transactional(other)
+    assert len(control.requests("send_email")) == 2
+
+
+def test_a_failed_send_can_be_retried(
+    track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
+) -> None:
+    service = service_with(track, app, IdempotencyGuard(store))
+    control.set_faults({"scripted": [{"status": 503, "count": 1}]})
+    with pytest.raises(ServerError):
+        service.send_transactional(EMAIL, idempotency_key="k1")
+    delivery = service.send_transactional(EMAIL, idempotency_key="k1")
+    assert delivery.delivery_id
+    assert [r["status"] for r in control.requests("send_email")] == [503, 200]
+
+
+def test_an_expired_lease_can_be_taken_over(
+    track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
+) -> None:
+    now = [1_000_000.0]
+    guard = IdempotencyGuard(store, lease_s=60, clock=lambda: now[0])
+    service = service_with(track, app, guard)
+    # An attempt that crashed after taking the record: IN_PROGRESS, never completed or released.
+    payload = EMAIL.body()
+    from customerio_gcp.ids import content_hash
+
+    crashed = IdempotencyRecord(
+        "send_email:k2", Status.IN_PROGRESS, content_hash(payload), "crashed", now[0] + 60, now[0] + 1e6
+    )
+    assert store.create(crashed)
+    with pytest.raises(SendInProgressError):
+        service.send_transactional(EMAIL, idempotency_key="k2")
+    assert control.requests("send_email") == []
+    now[0] += 61
+    service.send_transactional(EMAIL, idempotency_key="k2")
+    assert len(control.requests("send_email")) == 1
+    record = store.get("send_email:k2")
+    assert record is not None and record.status is Status.COMPLETED and record.token != "crashed"
+
+
+def test_a_reused_key_with_different_content_is_refused(
+    track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
+) -> None:
+    service = service_with(track, app, IdempotencyGuard(store))
+    service.send_transactional(EMAIL, idempotency_key="k3")
+    with pytest.raises(IdempotencyKeyReusedError):
+        service.send_transactional(EMAIL.model_copy(update={"to": "x@example.com"}), idempotency_key="k3")
+    assert len(control.requests("send_email")) == 1
+
+
+def test_records_carry_an_expiry_for_the_ttl_policy(store: IdempotencyStore) -> None:
+    now = 2_000_000.0
+    guard = IdempotencyGuard(store, lease_s=30, ttl_s=3600, clock=lambda: now)
+    guard.run("op:k4", {"a": 1}, lambda: {"delivery_id": "d1"})
+    record = store.get("op:k4")
+    assert record is not None
+    assert record.expires_at == pytest.approx(now + 3600)
+    assert record.result == {"delivery_id": "d1"}
+
+
+def test_an_expired_completed_record_counts_as_absent(store: IdempotencyStore) -> None:
+    """Until the TTL policy deletes it, the guard itself ignores an expired record."""
+    now = [3_000_000.0]
+    guard = IdempotencyGuard(store, ttl_s=10, clock=lambda: now[0])
+    calls: list[int] = []
+    action: Callable[[], dict] = lambda: (calls.append(1), {"n": len(calls)})[1]  # noqa: E731
+    guard.run("op:k5", {"a": 1}, action)
+    now[0] += 11
+    outcome = guard.run("op:k5", {"a": 1}, action)
+    assert not outcome.replayed and calls == [1, 1]
+
+
+def test_broadcast_triggers_are_guarded_too(
+    track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
+) -> None:
+    from customerio_gcp.customerio.app import BroadcastTrigger
+
+    service = service_with(track, app, IdempotencyGuard(store))
+    trigger = BroadcastTrigger(broadcast_id=3, ids=["1", "2"])
+    assert service.trigger_broadcast(trigger, idempotency_key="launch") == service.trigger_broadcast(
+        trigger, idempotency_key="launch"
+    )
+    assert len(control.triggers()) == 1
+
+
+def test_firestore_create_race_has_one_winner(firestore_client, unique: str) -> None:
+    store = FirestoreStore(firestore_client, f"race-{unique}")
+    barrier = threading.Barrier(8)
+    wins: list[bool] = []
+
+    def create(i: int) -> None:
+        barrier.wait()
+        record = IdempotencyRecord("k", Status.IN_PROGRESS, "h", f"t{i}", time.time() + 60, time.time() + 600)
+        wins.append(store.create(record))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 7 + [True]
