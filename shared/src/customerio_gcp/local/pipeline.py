@@ -1,0 +1,199 @@
+"""`make run`: the whole pipeline on this machine, a demo workload, and a summary of what happened.
+
+    python -m customerio_gcp.local.pipeline [--keep-running] [--functions-dir functions]
+
+Starts the Pub/Sub and Firestore emulators, the Customer.io sandbox and the three functions,
+creates the topics, dead-letter topics and push subscriptions from `pipeline.json`, publishes a
+demo workload through the publisher and prints what reached Customer.io, what was retried and
+what sits in which dead-letter topic and why. With `--keep-running` it stays up for manual use
+until Ctrl-C; every process it started is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from customerio_gcp.customerio.identifiers import Identifiers
+from customerio_gcp.local.emulators import MissingToolError, require_gcloud
+from customerio_gcp.local.stack import LocalStack, wait_until
+from customerio_gcp.messages import MergePeople, SendEmail, TrackEvent
+from customerio_gcp.pipeline import TOPIC_KINDS
+from customerio_gcp.repository import User, plan
+
+NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed, so the demo's event ULIDs are reproducible
+
+
+def demo_workload() -> list[Any]:
+    """New users, events, a transactional email (published twice), an opt-out, a deletion."""
+    users = [
+        User("user-1001", email="ada@example.com", attributes={"plan": "pro"}, created_at=NOW, updated_at=NOW),
+        User("user-1002", email="grace@example.com", attributes={"plan": "team"}, created_at=NOW, updated_at=NOW),
+        User("user-1003", email="alan@example.com", attributes={"plan": "free"}, created_at=NOW, updated_at=NOW),
+        User("user-1004", email="opted.out@example.com", opted_out=True),
+        User("user-1005", email="gone@example.com", deleted=True),
+    ]
+    messages: list[Any] = [message for user in users for message in plan(user)]
+    messages += [
+        TrackEvent(identifiers=Identifiers(id="user-1001"), name="signed_up", timestamp=NOW, data={"source": "ads"}),
+        TrackEvent(identifiers=Identifiers(id="user-1002"), name="page_viewed", op="page", timestamp=NOW + 5),
+        TrackEvent(identifiers=Identifiers(id="user-1003"), name="trial_started", timestamp=NOW + 9),
+    ]
+    welcome = SendEmail(
+        transactional_message_id=1,
+        to="ada@example.com",
+        identifiers=Identifiers(id="user-1001"),
+        message_data={"first_name": "Ada"},
+        idempotency_key="welcome-user-1001",
+    )
+    messages += [welcome, welcome]  # a duplicate publish: must be sent once
+    return messages
+
+
+def run_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]:
+    control = stack.control
+    publisher = stack.publisher()
+    # The event of user-1003 meets three injected 503s first (two client attempts per delivery).
+    control.set_faults({"scripted": [{"status": 503, "count": 3, "path_contains": "/customers/user-1003/events"}]})
+    messages = demo_workload()
+    publisher.publish_many(messages)
+    # A merge into a person who does not exist: Customer.io answers 400, a permanent failure.
+    publisher.publish(MergePeople(primary=Identifiers(id="user-9999"), secondary=Identifiers(id="user-1002")))
+    # A message that bypasses the publisher's validation: malformed, dead-lettered on arrival.
+    from google.cloud import pubsub_v1
+
+    raw = pubsub_v1.PublisherClient()
+    raw.publish(stack.topology["identify"].topic, b'{"op": "identify", "identifiers": {}}', op="identify").result()
+    raw.publish(stack.topology["track"].topic, b"not json at all").result()
+    published = len(messages) + 3
+    print(
+        f"published {published} messages ({len(messages)} demo, 1 bound to fail at Customer.io, 2 malformed)", file=out
+    )
+
+    expected_operations = Counter({"identify": 3, "suppress": 2, "delete": 1, "event": 3, "send_email": 1})
+    dead: dict[str, list[Any]] = {}
+
+    def settled() -> bool:
+        accepted = Counter(r["operation"] for r in control.requests(accepted_only=True))
+        for kind in TOPIC_KINDS:
+            dead[kind] = stack.pull_dead_letters(kind)
+        return all(accepted[k] >= n for k, n in expected_operations.items()) and sum(map(len, dead.values())) >= 3
+
+    if not wait_until(settled, timeout=90, interval=0.5):
+        print("warning: the pipeline did not settle within 90 s; showing what arrived so far", file=out)
+    summary = summarize(stack, dead)
+    summary["sends_published"] = sum(1 for m in messages if isinstance(m, SendEmail))
+    print_summary(summary, out)
+    return summary
+
+
+def summarize(stack: LocalStack, dead: dict[str, list[Any]]) -> dict[str, Any]:
+    control = stack.control
+    requests = control.requests()
+    return {
+        "accepted": Counter(r["operation"] for r in requests if 200 <= r["status"] < 300 and not r["note"]),
+        "ignored": Counter(r["operation"] for r in requests if 200 <= r["status"] < 300 and r["note"]),
+        "retried": Counter(_label(r) for r in requests if r["status"] >= 500 or r["status"] == 429),
+        "refused": Counter(_label(r) for r in requests if 400 <= r["status"] < 500 and r["status"] != 429),
+        "sandbox": control.summary(),
+        "dead_letters": {
+            kind: [
+                {
+                    "error_class": m.attributes.get("dlq_error_class") or "retries exhausted",
+                    "reason": m.attributes.get("dlq_reason")
+                    or f"{m.attributes.get('CloudPubSubDeadLetterSourceDeliveryCount', '?')} delivery attempts failed",
+                    "original_message_id": m.attributes.get("dlq_original_message_id", m.message_id),
+                }
+                for m in messages
+            ]
+            for kind, messages in dead.items()
+        },
+    }  # fmt: skip
+
+
+def _label(request: dict[str, Any]) -> str:
+    return f"{request['operation']} (HTTP {request['status']})"
+
+
+def print_summary(summary: dict[str, Any], out: Any) -> None:
+    def block(title: str, counts: Counter[str]) -> None:
+        print(f"\n{title}", file=out)
+        for key, count in sorted(counts.items()) or [("(none)", 0)]:
+            print(f"  {key:<40} {count if key != '(none)' else ''}", file=out)
+
+    sandbox = summary["sandbox"]
+    print("\n=== What reached Customer.io (the sandbox) ===", file=out)
+    print(
+        f"  people {sandbox['people']}, suppressed {sandbox['suppressed']}, deleted {sandbox['deleted']}, "
+        f"events {sandbox['events']}, transactional sends {sandbox['deliveries']}",
+        file=out,
+    )
+    sends = summary.get("sends_published", 0)
+    if sends:
+        print(
+            f"  transactional: {sends} identical sends published, {sandbox['deliveries']} sent "
+            "(the idempotency record in Firestore stopped the duplicate)",
+            file=out,
+        )
+    block("Accepted requests by operation:", summary["accepted"])
+    block("Accepted but ignored as duplicates:", summary["ignored"])
+    block("Retried (transient failures, redelivered by Pub/Sub):", summary["retried"])
+    block("Refused by Customer.io (permanent):", summary["refused"])
+    print("\n=== Dead-letter topics ===", file=out)
+    for kind, letters in summary["dead_letters"].items():
+        print(f"  {kind}: {len(letters)} message(s)", file=out)
+        for letter in letters:
+            print(
+                f"    - {letter['error_class']}: {letter['reason']} (message {letter['original_message_id']})", file=out
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--functions-dir", type=Path, default=Path("functions"))
+    parser.add_argument("--log-dir", type=Path, default=Path(".local/logs"))
+    parser.add_argument("--keep-running", action="store_true", help="stay up after the demo until Ctrl-C")
+    args = parser.parse_args(argv)
+    try:
+        require_gcloud()
+    except MissingToolError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def stop_on_signal(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    print("starting: Pub/Sub emulator, Firestore emulator, Customer.io sandbox, 3 functions …", flush=True)
+    stack = LocalStack(functions_dir=args.functions_dir, log_dir=args.log_dir)
+    try:
+        stack.start()
+        print(f"sandbox at {stack.sandbox.url if stack.sandbox else '?'}; logs in {args.log_dir}/", flush=True)
+        run_demo(stack)
+        if args.keep_running:
+            print("\nThe pipeline keeps running. In another shell:", flush=True)
+            for key, value in stack.environment().items():
+                print(f"  export {key}={value}")
+            print(
+                "Publish with customerio_gcp.publishing.Publisher; see the sandbox at $CIO_SANDBOX_URL/_sandbox/summary"
+            )
+            print("Ctrl-C stops every process this command started.", flush=True)
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping …", flush=True)
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

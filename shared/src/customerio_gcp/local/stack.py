@@ -1,0 +1,195 @@
+"""The whole pipeline on one machine: emulators, the sandbox, the three functions, the topology.
+
+Used by `make run` (`customerio_gcp.local.pipeline`) and by the end-to-end tests, so both run the
+same wiring. Functions run as real functions-framework processes with the environment Terraform
+gives them in the cloud (topic paths, subscription, settings), pointed at the emulators and the
+sandbox instead of Google and Customer.io.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from customerio_gcp.local import emulators
+from customerio_gcp.local.processes import ManagedProcess, free_port, wait_for_port
+from customerio_gcp.local.topology import TopicPaths, create_topology
+from customerio_gcp.messages.models import TopicKind
+from customerio_gcp.pipeline import TOPIC_KINDS, PipelineConfig
+from customerio_gcp.pipeline import load as load_pipeline
+from customerio_gcp.publishing import Publisher
+from customerio_gcp.sandbox import Sandbox, SandboxControl
+
+
+@dataclass
+class FunctionProcess:
+    kind: TopicKind
+    url: str
+    process: ManagedProcess
+
+
+@dataclass
+class LocalStack:
+    """Start with `start()`, stop with `stop()` (or use it as a context manager)."""
+
+    functions_dir: Path
+    project: str = "customerio-gcp-local"
+    log_dir: Path = Path(".local/logs")
+    suffix: str = ""
+    pubsub_host: str | None = None
+    firestore_host: str | None = None
+    function_env: dict[str, str] = field(default_factory=dict)
+    config: PipelineConfig = field(default_factory=lambda: load_pipeline().for_local_run())
+
+    sandbox: Sandbox | None = None
+    functions: dict[TopicKind, FunctionProcess] = field(default_factory=dict)
+    topology: dict[TopicKind, TopicPaths] = field(default_factory=dict)
+    _emulators: list[emulators.Emulator] = field(default_factory=list)
+
+    def start(self) -> LocalStack:
+        try:
+            self._start_emulators()
+            self.sandbox = Sandbox().start()
+            for kind in TOPIC_KINDS:
+                self.functions[kind] = self._start_function(kind)
+            for function in self.functions.values():
+                wait_for_port(_port_of(function.url), timeout=60, process=function.process.process)
+            endpoints = {kind: f.url for kind, f in self.functions.items()}
+            self.topology = create_topology(self.project, self.config, endpoints, suffix=self.suffix)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for function in self.functions.values():
+            function.process.stop()
+        self.functions.clear()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+        for emulator in self._emulators:
+            emulator.stop()
+        self._emulators.clear()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # --- what callers use -------------------------------------------------------------------
+
+    @property
+    def control(self) -> SandboxControl:
+        assert self.sandbox is not None, "start() first"
+        return SandboxControl(self.sandbox.url)
+
+    def publisher(self) -> Publisher:
+        topics = {kind: spec.topic + self.suffix for kind, spec in self.config.topics.items()}
+        return Publisher(self.project, topics=topics)
+
+    def pull_dead_letters(self, kind: TopicKind, *, ack: bool = False, max_messages: int = 100) -> list[Any]:
+        """Messages now in `kind`'s dead-letter subscription. Without `ack` they stay there."""
+        from google.cloud import pubsub_v1
+
+        subscriber = pubsub_v1.SubscriberClient()
+        subscription = self.topology[kind].dead_letter_subscription
+        try:
+            with warnings.catch_warnings():
+                # Deprecated on the real service, but the emulator honours it: a pull that does not
+                # wait on an empty subscription, which keeps polling loops fast.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                request = {"subscription": subscription, "max_messages": max_messages, "return_immediately": True}
+                response = subscriber.pull(request=request, timeout=10)
+            received = list(response.received_messages)
+            if received:
+                ack_ids = [m.ack_id for m in received]
+                if ack:
+                    subscriber.acknowledge(subscription=subscription, ack_ids=ack_ids)
+                else:
+                    subscriber.modify_ack_deadline(subscription=subscription, ack_ids=ack_ids, ack_deadline_seconds=0)
+            return [m.message for m in received]
+        finally:
+            subscriber.close()
+
+    def environment(self) -> dict[str, str]:
+        """What a shell needs to publish into this stack (printed by `make run`)."""
+        assert self.sandbox is not None
+        return {
+            "PUBSUB_EMULATOR_HOST": os.environ["PUBSUB_EMULATOR_HOST"],
+            "FIRESTORE_EMULATOR_HOST": os.environ["FIRESTORE_EMULATOR_HOST"],
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "CIO_SANDBOX_URL": self.sandbox.url,
+        }
+
+    # --- start-up ---------------------------------------------------------------------------
+
+    def _start_emulators(self) -> None:
+        if self.pubsub_host is None:
+            emulator = emulators.start_pubsub(self.project, self.log_dir)
+            self._emulators.append(emulator)
+            self.pubsub_host = emulator.host
+        if self.firestore_host is None:
+            emulator = emulators.start_firestore(self.log_dir)
+            self._emulators.append(emulator)
+            self.firestore_host = emulator.host
+        os.environ["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
+        os.environ["FIRESTORE_EMULATOR_HOST"] = self.firestore_host
+
+    def _start_function(self, kind: TopicKind, *, port: int | None = None) -> FunctionProcess:
+        assert self.sandbox is not None
+        assert self.pubsub_host
+        assert self.firestore_host
+        spec = self.config.topics[kind]
+        port = port or free_port()
+        creds = self.sandbox.credentials
+        env = {
+            **os.environ,
+            "PUBSUB_EMULATOR_HOST": self.pubsub_host,
+            "FIRESTORE_EMULATOR_HOST": self.firestore_host,
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "CIO_TRACK_URL": self.sandbox.url,
+            "CIO_APP_URL": self.sandbox.url,
+            "CIO_SITE_ID": creds.site_id,
+            "CIO_TRACK_API_KEY": creds.track_api_key,
+            "CIO_APP_API_KEY": creds.app_api_key,
+            "DEAD_LETTER_TOPIC": f"projects/{self.project}/topics/{spec.dead_letter_topic}{self.suffix}",
+            "SOURCE_SUBSCRIPTION": f"projects/{self.project}/subscriptions/{spec.push_subscription}{self.suffix}",
+            "IDEMPOTENCY_COLLECTION": f"customerio_idempotency{self.suffix}",
+            "THREADS": "8",
+            **self.function_env,
+        }
+        executable = Path(sys.executable).with_name("functions-framework")
+        source = self.functions_dir / spec.function / "main.py"
+        args = [str(executable), "--target", spec.function, "--source", str(source)]
+        args += ["--host", "127.0.0.1", "--port", str(port)]
+        process = ManagedProcess(f"function-{kind}{self.suffix}", args, log_dir=self.log_dir, env=env)
+        return FunctionProcess(kind, f"http://127.0.0.1:{port}/", process)
+
+    def restart_function(self, kind: TopicKind) -> None:
+        """Kill a function process and start a fresh one on the same port: a crashed instance."""
+        old = self.functions[kind]
+        old.process.stop()
+        port = _port_of(old.url)
+        self.functions[kind] = self._start_function(kind, port=port)
+        wait_for_port(port, timeout=60, process=self.functions[kind].process.process)
+
+
+def _port_of(url: str) -> int:
+    return int(url.rstrip("/").rsplit(":", 1)[1])
+
+
+def wait_until(condition: Any, *, timeout: float, interval: float = 0.25) -> bool:
+    """Poll `condition()` until it is truthy or `timeout` passes; returns the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result or time.monotonic() > deadline:
+            return bool(result)
+        time.sleep(interval)

@@ -1,0 +1,76 @@
+"""Create the pipeline's topics and subscriptions on a Pub/Sub endpoint (the emulator, locally).
+
+The same names and delivery settings as Terraform deploys, from `pipeline.json`: for each topic a
+dead-letter topic, a pull subscription on it that keeps dead letters for inspection, and a push
+subscription to the function with the retry and dead-letter policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from customerio_gcp.messages.models import TopicKind
+from customerio_gcp.pipeline import PipelineConfig
+
+
+@dataclass(frozen=True)
+class TopicPaths:
+    topic: str
+    dead_letter_topic: str
+    push_subscription: str
+    dead_letter_subscription: str
+
+
+def create_topology(
+    project: str, config: PipelineConfig, endpoints: Mapping[TopicKind, str], *, suffix: str = ""
+) -> dict[TopicKind, TopicPaths]:
+    """`endpoints` maps each topic kind to its function's URL. `suffix` isolates test runs."""
+    from google.cloud import pubsub_v1
+    from google.protobuf import duration_pb2
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    delivery = config.delivery
+    created: dict[TopicKind, TopicPaths] = {}
+    try:
+        for kind, spec in config.topics.items():
+            if kind not in endpoints:
+                continue
+            paths = TopicPaths(
+                topic=publisher.topic_path(project, spec.topic + suffix),
+                dead_letter_topic=publisher.topic_path(project, spec.dead_letter_topic + suffix),
+                push_subscription=subscriber.subscription_path(project, spec.push_subscription + suffix),
+                dead_letter_subscription=subscriber.subscription_path(project, spec.dead_letter_subscription + suffix),
+            )
+            publisher.create_topic(name=paths.topic)
+            publisher.create_topic(name=paths.dead_letter_topic)
+            subscriber.create_subscription(
+                request={
+                    "name": paths.dead_letter_subscription,
+                    "topic": paths.dead_letter_topic,
+                    "ack_deadline_seconds": 60,
+                    "message_retention_duration": duration_pb2.Duration(seconds=config.dead_letter_retention_s),
+                }
+            )
+            request: dict[str, Any] = {
+                "name": paths.push_subscription,
+                "topic": paths.topic,
+                "push_config": {"push_endpoint": endpoints[kind]},
+                "ack_deadline_seconds": delivery.ack_deadline_s,
+                "message_retention_duration": duration_pb2.Duration(seconds=delivery.message_retention_s),
+                "retry_policy": {
+                    "minimum_backoff": duration_pb2.Duration(seconds=delivery.minimum_backoff_s),
+                    "maximum_backoff": duration_pb2.Duration(seconds=delivery.maximum_backoff_s),
+                },
+                "dead_letter_policy": {
+                    "dead_letter_topic": paths.dead_letter_topic,
+                    "max_delivery_attempts": delivery.max_delivery_attempts,
+                },
+            }
+            subscriber.create_subscription(request=request)
+            created[kind] = paths
+    finally:
+        subscriber.close()
+    return created

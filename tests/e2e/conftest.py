@@ -1,0 +1,52 @@
+"""The pipeline as it runs in `make run`: emulators, sandbox, three function processes, topology."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from customerio_gcp.local.stack import LocalStack, wait_until
+from customerio_gcp.messages.models import TopicKind
+from tests.conftest import LOG_DIR, PROJECT
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Pipeline:
+    """A started LocalStack plus a collector of dead letters (pulled and acked once, kept here)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.control = stack.control
+        self.publisher = stack.publisher()
+        self.dead_letters: dict[TopicKind, list[Any]] = {"identify": [], "track": [], "transactional": []}
+
+    def collect(self) -> None:
+        for kind in self.dead_letters:
+            self.dead_letters[kind].extend(self.stack.pull_dead_letters(kind, ack=True))
+
+    def wait_for_dead_letters(self, kind: TopicKind, predicate: Any, count: int, timeout: float = 30) -> list[Any]:
+        def matching() -> list[Any]:
+            self.collect()
+            return [m for m in self.dead_letters[kind] if predicate(m)]
+
+        wait_until(lambda: len(matching()) >= count, timeout=timeout, interval=0.5)
+        return matching()
+
+
+@pytest.fixture(scope="module")
+def pipeline(pubsub_emulator: str, firestore_emulator: str) -> Iterator[Pipeline]:
+    stack = LocalStack(
+        functions_dir=REPO / "functions",
+        project=PROJECT,
+        log_dir=LOG_DIR,
+        suffix="-" + uuid.uuid4().hex[:8],
+        pubsub_host=pubsub_emulator,
+        firestore_host=firestore_emulator,
+    )
+    with stack:
+        yield Pipeline(stack)
