@@ -58,8 +58,9 @@ def test_delivered(track: TrackClient, app: AppClient, control: SandboxControl, 
 def test_permanent_failure_is_dead_lettered_with_reason_and_original(track, app, dead_letter_topic) -> None:
     topic, subscription = dead_letter_topic
     handle = delivery(track, app, topic)
+    original = b'{"op": "identify", "identifiers": {"email": "ada@example.com", "id": "u1"}}'
     body = push_body(
-        b'{"op": "identify", "identifiers": {"email": "ada@example.com", "id": "u1"}}',
+        original,
         message_id="m-7",
         delivery_attempt=2,
         op="identify",
