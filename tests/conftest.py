@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,34 +30,31 @@ def no_sleep_retry(attempts: int = 3) -> RetryPolicy:
     return RetryPolicy(attempts=attempts, sleep=lambda _seconds: None)
 
 
-@pytest.fixture(scope="session")
-def pubsub_emulator() -> Iterator[str]:
-    emulator = emulators.start_pubsub(PROJECT, LOG_DIR)
-    previous = os.environ.get("PUBSUB_EMULATOR_HOST")
-    os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+@contextmanager
+def running(emulator: emulators.Emulator, variable: str) -> Iterator[str]:
+    """Point Google's clients at `emulator` through `variable` while it runs, then restore."""
+    previous = os.environ.get(variable)
+    os.environ[variable] = emulator.host
     try:
         yield emulator.host
     finally:
         emulator.stop()
         if previous is None:
-            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+            os.environ.pop(variable, None)
         else:
-            os.environ["PUBSUB_EMULATOR_HOST"] = previous
+            os.environ[variable] = previous
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    with running(emulators.start_pubsub(PROJECT, LOG_DIR), "PUBSUB_EMULATOR_HOST") as host:
+        yield host
 
 
 @pytest.fixture(scope="session")
 def firestore_emulator() -> Iterator[str]:
-    emulator = emulators.start_firestore(LOG_DIR)
-    previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
-    os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
-    try:
-        yield emulator.host
-    finally:
-        emulator.stop()
-        if previous is None:
-            os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
-        else:
-            os.environ["FIRESTORE_EMULATOR_HOST"] = previous
+    with running(emulators.start_firestore(LOG_DIR), "FIRESTORE_EMULATOR_HOST") as host:
+        yield host
 
 
 @pytest.fixture

@@ -61,3 +61,8 @@ def test_json_schemas_are_exported_and_current() -> None:
     for name, schema in export_schemas().items():
         stored = json.loads((docs / f"{name}.schema.json").read_text())
         assert stored == schema, f"docs/messages/{name}.schema.json is stale: run `make schemas`"
+
+
+def test_anonymous_event_names_are_limited_too() -> None:
+    with pytest.raises(LimitExceededError, match="event name is 101 bytes"):
+        decode("track", raw(op="anonymous_event", anonymous_id="a", name="n" * 101, timestamp=1))

@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from customerio_gcp.customerio.errors import LimitExceededError
 from customerio_gcp.customerio.identifiers import Identifiers
 from customerio_gcp.customerio.limits import ATTACHMENTS_MAX_BYTES, check_audience
-from customerio_gcp.customerio.regions import Region
-from customerio_gcp.customerio.transport import DEFAULT_RETRY, AuthFactory, HttpCaller, RetryPolicy
+from customerio_gcp.customerio.transport import ApiClient
 
 
 class _Request(BaseModel):
@@ -138,26 +137,13 @@ class Delivery(BaseModel):
     queued_at: int | None = None
 
 
-class AppClient:
-    def __init__(
-        self,
-        auth: AuthFactory,
-        *,
-        region: Region = Region.US,
-        base_url: str | None = None,
-        client: httpx.Client | None = None,
-        timeout: httpx.Timeout | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-    ) -> None:
-        self._http = HttpCaller(base_url or region.app_url, auth, client=client, timeout=timeout, retry=retry)
+class AppClient(ApiClient):
+    api = "app"
 
     @classmethod
     def with_key(cls, app_api_key: str, **kwargs: Any) -> AppClient:
         bearer = BearerAuth(app_api_key)
         return cls(lambda _stale_since: bearer, **kwargs)
-
-    def close(self) -> None:
-        self._http.close()
 
     def send_email(self, request: EmailRequest) -> Delivery:
         return self._send("/v1/send/email", request)

@@ -28,8 +28,7 @@ from customerio_gcp.customerio.limits import (
     check_identifier,
     check_v2_operation,
 )
-from customerio_gcp.customerio.regions import Region
-from customerio_gcp.customerio.transport import DEFAULT_RETRY, AuthFactory, HttpCaller, RetryPolicy
+from customerio_gcp.customerio.transport import ApiClient
 
 EventType = Literal["event", "page", "screen"]
 Platform = Literal["ios", "android"]
@@ -51,28 +50,14 @@ class BatchResult:
         return self.total - len(self.failures)
 
 
-class TrackClient:
-    def __init__(
-        self,
-        auth: AuthFactory,
-        *,
-        region: Region = Region.US,
-        base_url: str | None = None,
-        client: httpx.Client | None = None,
-        timeout: httpx.Timeout | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
-    ) -> None:
-        """`base_url` overrides the region's host (the sandbox, a proxy); paths stay the same."""
-        self._http = HttpCaller(base_url or region.track_url, auth, client=client, timeout=timeout, retry=retry)
+class TrackClient(ApiClient):
+    api = "track"
 
     @classmethod
     def with_credentials(cls, site_id: str, api_key: str, **kwargs: Any) -> TrackClient:
         """For scripts with fixed credentials; the functions pass a refreshing factory instead."""
         basic = httpx.BasicAuth(site_id, api_key)
         return cls(lambda _stale_since: basic, **kwargs)
-
-    def close(self) -> None:
-        self._http.close()
 
     # --- people -----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,6 +24,7 @@ from customerio_gcp.customerio.errors import (
     RequestTimeoutError,
     error_from_response,
 )
+from customerio_gcp.customerio.regions import Region
 
 AuthFactory = Callable[[float | None], httpx.Auth]
 """Returns the auth for a request. After a 401 it is called with the `time.monotonic()` at which
@@ -133,6 +134,29 @@ class HttpCaller:
         if not error.retryable or attempt >= self._retry.attempts:
             return False
         return idempotent or not error.maybe_applied
+
+
+class ApiClient:
+    """What the Track and App clients share: where requests go and the pooled HTTP caller."""
+
+    api: ClassVar[Literal["track", "app"]]
+
+    def __init__(
+        self,
+        auth: AuthFactory,
+        *,
+        region: Region = Region.US,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        timeout: httpx.Timeout | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        """`base_url` overrides the region's host (the sandbox, a proxy); paths stay the same."""
+        host = base_url or (region.track_url if self.api == "track" else region.app_url)
+        self._http = HttpCaller(host, auth, client=client, timeout=timeout, retry=retry)
+
+    def close(self) -> None:
+        self._http.close()
 
 
 def _classify(response: httpx.Response) -> CustomerIOError:

@@ -96,21 +96,13 @@ IdentifyTopicMessage = Annotated[
 # --- track topic: what people do ---------------------------------------------------------------
 
 
-class TrackEvent(_Base):
-    """An event, page view or screen view. `event_id` is the caller's own id for the event."""
+class _EventFields(_Base):
+    """What every event carries. `event_id` is the caller's own id for the event."""
 
-    op: Literal["event", "page", "screen"] = "event"
-    identifiers: Identifiers
     name: str = Field(min_length=1, description="event name, page URL or screen name")
     data: dict[str, Any] = Field(default_factory=dict)
     timestamp: int = Field(ge=0, description="unix seconds; required so retries keep the same ULID")
     event_id: str | None = Field(default=None, min_length=1, max_length=200)
-
-    @field_validator("data")
-    @classmethod
-    def _limits(cls, value: dict[str, Any]) -> dict[str, Any]:
-        check_event("event", value)
-        return value
 
     @field_validator("name")
     @classmethod
@@ -118,20 +110,23 @@ class TrackEvent(_Base):
         check_event(value, None)
         return value
 
-
-class AnonymousEvent(_Base):
-    op: Literal["anonymous_event"] = "anonymous_event"
-    anonymous_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    data: dict[str, Any] = Field(default_factory=dict)
-    timestamp: int = Field(ge=0)
-    event_id: str | None = Field(default=None, min_length=1, max_length=200)
-
     @field_validator("data")
     @classmethod
-    def _limits(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _data_limit(cls, value: dict[str, Any]) -> dict[str, Any]:
         check_event("event", value)
         return value
+
+
+class TrackEvent(_EventFields):
+    """An event, page view or screen view of a known person."""
+
+    op: Literal["event", "page", "screen"] = "event"
+    identifiers: Identifiers
+
+
+class AnonymousEvent(_EventFields):
+    op: Literal["anonymous_event"] = "anonymous_event"
+    anonymous_id: str = Field(min_length=1)
 
 
 TrackTopicMessage = Annotated[TrackEvent | AnonymousEvent, Field(discriminator="op")]
