@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BQ_EMULATOR := .tools/local-bigquery/.installed
 
 .PHONY: help install run test lint format schemas sandbox lock clean
 
@@ -16,12 +17,15 @@ $(STAMP): requirements.txt requirements-dev.txt shared/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e shared
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install pinned dependencies and the package
+$(BQ_EMULATOR): scripts/install-bigquery-emulator.sh scripts/bigquery-emulator-requirements.txt
+	bash scripts/install-bigquery-emulator.sh .tools/local-bigquery
 
-run: $(STAMP) ## run the whole pipeline locally on emulators and the sandbox, print a summary
+install: $(STAMP) $(BQ_EMULATOR) ## create .venv (and .tools/ for the BigQuery emulator) with pinned dependencies
+
+run: $(STAMP) $(BQ_EMULATOR) ## run the whole pipeline locally on emulators and the sandbox, print a summary
 	$(PY) -m customerio_gcp.local.pipeline $(ARGS)
 
-test: $(STAMP) ## run unit and integration tests (starts the emulators and the sandbox itself)
+test: $(STAMP) $(BQ_EMULATOR) ## run unit and integration tests (starts the emulators and the sandbox itself)
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP) ## ruff and mypy --strict on the package
@@ -40,4 +44,4 @@ sandbox: $(STAMP) ## run the local Customer.io sandbox on port 8090
 	$(VENV)/bin/customerio-sandbox --port 8090
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis

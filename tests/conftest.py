@@ -104,3 +104,21 @@ def app(sandbox: Sandbox) -> Iterator[AppClient]:
 @pytest.fixture
 def http_timeout_short() -> httpx.Timeout:
     return httpx.Timeout(0.5, connect=0.5)
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator() -> Iterator[str]:
+    emulator = emulators.start_bigquery(PROJECT, LOG_DIR)
+    try:
+        yield emulator.host
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def bigquery(bigquery_emulator: str):  # the official client, pointed at the emulator
+    from customerio_gcp.webhooks.sink import bigquery_client
+
+    client = bigquery_client(PROJECT, bigquery_emulator)
+    yield client
+    client.close()

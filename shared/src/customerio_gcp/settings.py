@@ -21,6 +21,12 @@ needs), which keeps tests free of environment juggling and makes this file the r
 | `IDEMPOTENCY_TTL_S` | expiry written on records (Firestore TTL policy deletes them) | `691200` (8 days) |
 | `DEAD_LETTER_TOPIC` | full topic path that permanent failures are published to | unset |
 | `SOURCE_SUBSCRIPTION` | the push subscription feeding this function (for dead-letter attributes) | unset |
+| `BIGQUERY_DATASET` / `BIGQUERY_TABLE` | where webhook events land | `customerio` / `events` |
+| `BIGQUERY_ENDPOINT` | a local BigQuery emulator's REST endpoint | unset |
+| `WEBHOOK_PERSONAL_DATA` | `hash`, `keep` or `drop` recipient and email in stored events | `hash` |
+| `WEBHOOK_ROUTING_TOPIC` | full topic path accepted events are published to | unset (no routing) |
+| `WEBHOOK_ROUTED_METRICS` | comma-separated metrics to route (e.g. `bounced,spammed,unsubscribed`) | all |
+| `WEBHOOK_MAX_BODY_BYTES` | larger requests get 413 | `1000000` |
 | `LOG_LEVEL` | `DEBUG`, `INFO`, … | `INFO` |
 """
 
@@ -61,6 +67,13 @@ class Settings:
     idempotency_ttl_s: float = 8 * 24 * 3600.0
     dead_letter_topic: str | None = None
     source_subscription: str | None = None
+    bigquery_dataset: str = "customerio"
+    bigquery_table: str = "events"
+    bigquery_endpoint: str | None = None
+    webhook_personal_data: str = "hash"
+    webhook_routing_topic: str | None = None
+    webhook_routed_metrics: tuple[str, ...] = ()
+    webhook_max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
 
     @classmethod
@@ -81,6 +94,9 @@ class Settings:
         backend = env.get("IDEMPOTENCY_BACKEND", "firestore")
         if backend not in ("firestore", "memory"):
             raise ValueError("IDEMPOTENCY_BACKEND must be 'firestore' or 'memory'")
+        personal = env.get("WEBHOOK_PERSONAL_DATA", "hash")
+        if personal not in ("hash", "keep", "drop"):
+            raise ValueError("WEBHOOK_PERSONAL_DATA must be 'hash', 'keep' or 'drop'")
         return cls(
             region=region,
             track_url=env.get("CIO_TRACK_URL") or None,
@@ -99,5 +115,14 @@ class Settings:
             idempotency_ttl_s=number("IDEMPOTENCY_TTL_S", 8 * 24 * 3600.0),
             dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or None,
             source_subscription=env.get("SOURCE_SUBSCRIPTION") or None,
+            bigquery_dataset=env.get("BIGQUERY_DATASET", "customerio"),
+            bigquery_table=env.get("BIGQUERY_TABLE", "events"),
+            bigquery_endpoint=env.get("BIGQUERY_ENDPOINT") or None,
+            webhook_personal_data=personal,
+            webhook_routing_topic=env.get("WEBHOOK_ROUTING_TOPIC") or None,
+            webhook_routed_metrics=tuple(
+                m.strip() for m in env.get("WEBHOOK_ROUTED_METRICS", "").split(",") if m.strip()
+            ),
+            webhook_max_body_bytes=int(number("WEBHOOK_MAX_BODY_BYTES", 1_000_000)),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )

@@ -18,6 +18,10 @@ from customerio_gcp.idempotency import IdempotencyGuard, IdempotencyStore, InMem
 from customerio_gcp.secrets import Fetcher, SecretManagerFetcher, Secrets, constant
 from customerio_gcp.service import MessagingService
 from customerio_gcp.settings import Settings
+from customerio_gcp.webhooks.handler import WebhookHandler
+from customerio_gcp.webhooks.routing import EventRouter
+from customerio_gcp.webhooks.rows import PersonalData
+from customerio_gcp.webhooks.sink import BigQuerySink
 
 
 def build_secrets(settings: Settings) -> Secrets:
@@ -76,4 +80,31 @@ def build_service(settings: Settings, *, idempotency_store: IdempotencyStore | N
     guard = IdempotencyGuard(store, lease_s=settings.idempotency_lease_s, ttl_s=settings.idempotency_ttl_s)
     return MessagingService(
         build_track_client(settings, secrets, http), build_app_client(settings, secrets, http), guard=guard
+    )
+
+
+def build_webhook_handler(settings: Settings) -> WebhookHandler:
+    """webhook-ingest's handler: signing keys from the secret cache, BigQuery, optional routing."""
+    secrets = build_secrets(settings)
+
+    def keys(stale_since: float | None) -> list[str]:
+        found = [secrets.get(names.WEBHOOK_SIGNING_KEY, stale_since=stale_since)]
+        if secrets.has(names.WEBHOOK_SIGNING_KEY_NEXT):
+            found.append(secrets.get(names.WEBHOOK_SIGNING_KEY_NEXT, stale_since=stale_since))
+        return found
+
+    sink = BigQuerySink(
+        settings.project or "", settings.bigquery_dataset, settings.bigquery_table, endpoint=settings.bigquery_endpoint
+    )
+    router = (
+        EventRouter(settings.webhook_routing_topic, metrics=settings.webhook_routed_metrics or None)
+        if settings.webhook_routing_topic
+        else None
+    )
+    return WebhookHandler(
+        keys,
+        sink,
+        router,
+        personal_data=PersonalData(settings.webhook_personal_data),
+        max_body_bytes=settings.webhook_max_body_bytes,
     )

@@ -6,7 +6,9 @@ Needs `gcloud` with the `pubsub-emulator` and `cloud-firestore-emulator` compone
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,3 +66,25 @@ def _start(name: str, args: list[str], port: int, log_dir: Path, timeout: float)
         process.stop()
         raise RuntimeError(f"the {name} emulator did not start: {exc}\n{process.tail()}") from exc
     return Emulator(name, f"127.0.0.1:{port}", process)
+
+
+DEFAULT_BIGQUERY_EMULATOR = Path(".tools/local-bigquery/bin/local-bigquery")
+
+
+def start_bigquery(
+    project: str, log_dir: Path, *, executable: Path | None = None, port: int | None = None, timeout: float = 60.0
+) -> Emulator:
+    """local-bigquery (installed by `make install` into .tools/); `host` is its REST endpoint URL."""
+    binary = executable or Path(os.environ.get("LOCAL_BIGQUERY", DEFAULT_BIGQUERY_EMULATOR))
+    if not binary.exists():
+        raise MissingToolError(
+            f"the BigQuery emulator is not installed at {binary}: run `make install` "
+            "(scripts/install-bigquery-emulator.sh; it needs Python 3.13)"
+        )
+    port = port or free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="local-bigquery-"))
+    args = [str(binary), "serve", "--host", "127.0.0.1", "--port", str(port), "--grpc-port", str(free_port())]
+    args += ["--project", project, "--data-dir", str(data_dir)]
+    emulator = _start("bigquery", args, port, log_dir, timeout)
+    emulator.host = f"http://127.0.0.1:{port}"
+    return emulator
