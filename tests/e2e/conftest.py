@@ -39,7 +39,7 @@ class Pipeline:
 
 
 @pytest.fixture(scope="module")
-def pipeline(pubsub_emulator: str, firestore_emulator: str) -> Iterator[Pipeline]:
+def pipeline(pubsub_emulator: str, firestore_emulator: str, bigquery_emulator: str) -> Iterator[Pipeline]:
     stack = LocalStack(
         functions_dir=REPO / "functions",
         project=PROJECT,
@@ -47,6 +47,7 @@ def pipeline(pubsub_emulator: str, firestore_emulator: str) -> Iterator[Pipeline
         suffix="-" + uuid.uuid4().hex[:8],
         pubsub_host=pubsub_emulator,
         firestore_host=firestore_emulator,
+        bigquery_endpoint=bigquery_emulator,
     )
     with stack:
         yield Pipeline(stack)

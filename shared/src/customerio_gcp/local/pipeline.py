@@ -2,16 +2,19 @@
 
     python -m customerio_gcp.local.pipeline [--keep-running] [--functions-dir functions]
 
-Starts the Pub/Sub and Firestore emulators, the Customer.io sandbox and the three functions,
-creates the topics, dead-letter topics and push subscriptions from `pipeline.json`, publishes a
-demo workload through the publisher and prints what reached Customer.io, what was retried and
-what sits in which dead-letter topic and why. With `--keep-running` it stays up for manual use
+Starts the Pub/Sub, Firestore and BigQuery emulators, the Customer.io sandbox, the three delivery
+functions and webhook-ingest; creates the topics, dead-letter topics and push subscriptions from
+`pipeline.json` and the BigQuery dataset, table and views; publishes a demo workload through the
+publisher and prints what reached Customer.io, what was retried and what sits in which
+dead-letter topic and why; then posts signed reporting events (and a forged one) to
+webhook-ingest and prints what landed in BigQuery. With `--keep-running` it stays up for manual use
 until Ctrl-C; every process it started is stopped on the way out.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import time
@@ -117,6 +120,76 @@ def summarize(stack: LocalStack, dead: dict[str, list[Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def webhook_sample(now: int) -> list[dict[str, Any]]:
+    """What Customer.io would report about two deliveries of a campaign, one of them bouncing."""
+
+    def event(n: int, metric: str, delivery: str, **extra: Any) -> dict[str, Any]:
+        data = {"delivery_id": delivery, "campaign_id": 7, "recipient": f"{delivery}@example.com"} | extra
+        data["identifiers"] = {"id": f"user-{delivery}"}
+        return {
+            "event_id": f"01JDEMO{n:019d}",
+            "object_type": "email",
+            "metric": metric,
+            "timestamp": now,
+            "data": data,
+        }
+
+    return [
+        event(1, "sent", "d1"), event(2, "delivered", "d1"), event(3, "opened", "d1"),
+        event(4, "clicked", "d1", href="https://example.com/pricing", link_id=3),
+        event(5, "sent", "d2"), event(6, "bounced", "d2", failure_message="550 mailbox unavailable"),
+    ]  # fmt: skip
+
+
+def run_webhook_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]:
+    """Send signed sample events (one twice) and a forged one; show what landed in BigQuery."""
+    import httpx
+
+    from customerio_gcp.webhooks.signature import signed_headers
+    from customerio_gcp.webhooks.sink import bigquery_client
+
+    assert stack.webhook_url is not None, "the stack runs without webhook-ingest"
+    assert stack.bigquery_endpoint is not None
+    events = webhook_sample(int(time.time()))
+    answers = []
+    with httpx.Client(timeout=10) as http:
+        for payload in [*events, events[0]]:  # Customer.io retries: the first event arrives twice
+            body = json.dumps(payload).encode()
+            answers.append(
+                http.post(
+                    stack.webhook_url, content=body, headers=signed_headers(body, stack.webhook_signing_key)
+                ).status_code
+            )
+        forged = json.dumps(events[1] | {"metric": "spammed"}).encode()
+        answers.append(
+            http.post(stack.webhook_url, content=forged, headers=signed_headers(forged, "not-the-key")).status_code
+        )
+    client = bigquery_client(stack.project, stack.bigquery_endpoint)
+    table = f"{stack.project}.{stack.bigquery_dataset}"  # our own names, not input: no injection here
+    by_metric = f"SELECT metric, COUNT(*) AS n FROM `{table}.events` GROUP BY metric ORDER BY metric"  # noqa: S608
+    stored = list(client.query(by_metric).result())
+    count_unique = f"SELECT COUNT(*) AS n FROM `{table}.events_unique`"  # noqa: S608
+    unique = next(iter(client.query(count_unique).result()))["n"]
+    funnel = [dict(r.items()) for r in client.query(f"SELECT * FROM `{table}.delivery_funnel`").result()]  # noqa: S608
+    client.close()
+
+    print("\n=== Webhook ingest → BigQuery ===", file=out)
+    print(
+        f"  answers: {len(events) + 1} signed posts → {answers[:-1].count(200)} × 200; forged post → {answers[-1]}",
+        file=out,
+    )
+    print("  rows by metric: " + ", ".join(f"{r['metric']} {r['n']}" for r in stored), file=out)
+    print(f"  events_unique view: {unique} rows (one per event_id)", file=out)
+    for row in funnel:
+        print(
+            f"  funnel {row['message_type']} {row['message_id']} ({row['channel']}): sent {row['sent']}, delivered "
+            f"{row['delivered']}, opened {row['opened']}, clicked {row['clicked']}, bounced {row['bounced']}; "
+            f"delivery rate {row['delivery_rate']:.0%}, bounce rate {row['bounce_rate']:.0%}",
+            file=out,
+        )
+    return {"answers": answers, "unique_rows": unique, "funnel": funnel}
+
+
 def _label(request: dict[str, Any]) -> str:
     return f"{request['operation']} (HTTP {request['status']})"
 
@@ -172,12 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop_on_signal)
-    print("starting: Pub/Sub emulator, Firestore emulator, Customer.io sandbox, 3 functions …", flush=True)
+    print("starting: Pub/Sub, Firestore and BigQuery emulators, Customer.io sandbox, 4 functions …", flush=True)
     stack = LocalStack(functions_dir=args.functions_dir, log_dir=args.log_dir)
     try:
         stack.start()
         print(f"sandbox at {stack.sandbox.url if stack.sandbox else '?'}; logs in {args.log_dir}/", flush=True)
         run_demo(stack)
+        run_webhook_demo(stack)
         if args.keep_running:
             print("\nThe pipeline keeps running. In another shell:", flush=True)
             for key, value in stack.environment().items():

@@ -43,11 +43,16 @@ class LocalStack:
     suffix: str = ""
     pubsub_host: str | None = None
     firestore_host: str | None = None
+    bigquery_endpoint: str | None = None
+    with_webhook: bool = True
+    webhook_signing_key: str = "local-webhook-signing-key"
     function_env: dict[str, str] = field(default_factory=dict)
     config: PipelineConfig = field(default_factory=lambda: load_pipeline().for_local_run())
 
     sandbox: Sandbox | None = None
     functions: dict[TopicKind, FunctionProcess] = field(default_factory=dict)
+    webhook: ManagedProcess | None = None
+    webhook_url: str | None = None
     topology: dict[TopicKind, TopicPaths] = field(default_factory=dict)
     _emulators: list[emulators.Emulator] = field(default_factory=list)
 
@@ -61,6 +66,8 @@ class LocalStack:
                 wait_for_port(_port_of(function.url), timeout=60, process=function.process.process)
             endpoints = {kind: f.url for kind, f in self.functions.items()}
             self.topology = create_topology(self.project, self.config, endpoints, suffix=self.suffix)
+            if self.with_webhook:
+                self._start_webhook()
         except BaseException:
             self.stop()
             raise
@@ -70,6 +77,9 @@ class LocalStack:
         for function in self.functions.values():
             function.process.stop()
         self.functions.clear()
+        if self.webhook is not None:
+            self.webhook.stop()
+            self.webhook = None
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
@@ -126,6 +136,8 @@ class LocalStack:
             "FIRESTORE_EMULATOR_HOST": os.environ["FIRESTORE_EMULATOR_HOST"],
             "GOOGLE_CLOUD_PROJECT": self.project,
             "CIO_SANDBOX_URL": self.sandbox.url,
+            **({"BIGQUERY_ENDPOINT": self.bigquery_endpoint} if self.bigquery_endpoint else {}),
+            **({"WEBHOOK_URL": self.webhook_url} if self.webhook_url else {}),
         }
 
     # --- start-up ---------------------------------------------------------------------------
@@ -139,6 +151,10 @@ class LocalStack:
             emulator = emulators.start_firestore(self.log_dir)
             self._emulators.append(emulator)
             self.firestore_host = emulator.host
+        if self.with_webhook and self.bigquery_endpoint is None:
+            emulator = emulators.start_bigquery(self.project, self.log_dir)
+            self._emulators.append(emulator)
+            self.bigquery_endpoint = emulator.host
         os.environ["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
         os.environ["FIRESTORE_EMULATOR_HOST"] = self.firestore_host
 
@@ -171,6 +187,50 @@ class LocalStack:
         args += ["--host", "127.0.0.1", "--port", str(port)]
         process = ManagedProcess(f"function-{kind}{self.suffix}", args, log_dir=self.log_dir, env=env)
         return FunctionProcess(kind, f"http://127.0.0.1:{port}/", process)
+
+    @property
+    def bigquery_dataset(self) -> str:
+        return "customerio" + self.suffix.replace("-", "_")
+
+    @property
+    def webhook_events_topic(self) -> str:
+        return f"projects/{self.project}/topics/{self.config.webhook_events_topic}{self.suffix}"
+
+    def _start_webhook(self) -> None:
+        """webhook-ingest, its BigQuery dataset, table and views, and its routing topic."""
+        from google.cloud import pubsub_v1
+
+        from customerio_gcp.webhooks.sink import bigquery_client, ensure_tables
+
+        assert self.bigquery_endpoint is not None
+        client = bigquery_client(self.project, self.bigquery_endpoint)
+        ensure_tables(client, self.project, self.bigquery_dataset)
+        client.close()
+        publisher = pubsub_v1.PublisherClient()
+        publisher.create_topic(name=self.webhook_events_topic)
+        subscriber = pubsub_v1.SubscriberClient()
+        subscriber.create_subscription(name=self.webhook_events_topic.replace("/topics/", "/subscriptions/") + "-app",
+                                       topic=self.webhook_events_topic)  # fmt: skip
+        subscriber.close()
+        port = free_port()
+        env = {
+            **os.environ,
+            "PUBSUB_EMULATOR_HOST": self.pubsub_host or "",
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "BIGQUERY_ENDPOINT": self.bigquery_endpoint,
+            "BIGQUERY_DATASET": self.bigquery_dataset,
+            "CIO_WEBHOOK_SIGNING_KEY": self.webhook_signing_key,
+            "WEBHOOK_ROUTING_TOPIC": self.webhook_events_topic,
+            "WEBHOOK_ROUTED_METRICS": "bounced,spammed,unsubscribed,dropped",
+            **self.function_env,
+        }
+        executable = Path(sys.executable).with_name("functions-framework")
+        source = self.functions_dir / "webhook_ingest" / "main.py"
+        args = [str(executable), "--target", "webhook_ingest", "--source", str(source)]
+        args += ["--host", "127.0.0.1", "--port", str(port)]
+        self.webhook = ManagedProcess(f"function-webhook{self.suffix}", args, log_dir=self.log_dir, env=env)
+        wait_for_port(port, timeout=60, process=self.webhook.process)
+        self.webhook_url = f"http://127.0.0.1:{port}/"
 
     def restart_function(self, kind: TopicKind) -> None:
         """Kill a function process and start a fresh one on the same port: a crashed instance."""
