@@ -5,8 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BQ_EMULATOR := .tools/local-bigquery/.installed
+TF_TOOLS := .tools/tf-provider/.installed .tools/checkov/.installed
 
-.PHONY: help install run test lint format schemas sandbox lock clean
+.PHONY: help install run test lint format schemas sandbox package clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,12 +21,15 @@ $(STAMP): requirements.txt requirements-dev.txt shared/pyproject.toml
 $(BQ_EMULATOR): scripts/install-bigquery-emulator.sh scripts/bigquery-emulator-requirements.txt
 	bash scripts/install-bigquery-emulator.sh .tools/local-bigquery
 
-install: $(STAMP) $(BQ_EMULATOR) ## create .venv (and .tools/ for the BigQuery emulator) with pinned dependencies
+$(TF_TOOLS): terraform/checks/install.sh terraform/checks/provider-requirements.txt terraform/checks/checkov-requirements.txt terraform/checks/standin_provider/build_schema.py
+	bash terraform/checks/install.sh .tools
+
+install: $(STAMP) $(BQ_EMULATOR) $(TF_TOOLS) ## create .venv and .tools/ (BigQuery emulator, Terraform checks) with pinned dependencies
 
 run: $(STAMP) $(BQ_EMULATOR) ## run the whole pipeline locally on emulators and the sandbox, print a summary
 	$(PY) -m customerio_gcp.local.pipeline $(ARGS)
 
-test: $(STAMP) $(BQ_EMULATOR) ## run unit and integration tests (starts the emulators and the sandbox itself)
+test: $(STAMP) $(BQ_EMULATOR) $(TF_TOOLS) package ## run unit and integration tests (starts the emulators and the sandbox itself)
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP) ## ruff and mypy --strict on the package
@@ -39,6 +43,9 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 
 schemas: $(STAMP) ## re-export the message JSON Schemas into docs/messages
 	$(PY) -m customerio_gcp.messages.schema docs/messages
+
+package: $(STAMP) ## zip each function with the vendored service layer into build/functions/ (for Terraform)
+	$(PY) scripts/package_functions.py build/functions
 
 sandbox: $(STAMP) ## run the local Customer.io sandbox on port 8090
 	$(VENV)/bin/customerio-sandbox --port 8090

@@ -1,0 +1,7 @@
+project_id  = "my-company-customerio-prod"
+environment = "prod"
+region      = "europe-west1"
+customerio  = { region = "eu", track_rps = 100, transactional_rps = 100 }
+bigquery    = { location = "EU" }
+functions   = { concurrency = 8, webhook_max_instances = 20 }
+# notification_channels = ["projects/my-company-customerio-prod/notificationChannels/1234567890"]

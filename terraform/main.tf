@@ -1,0 +1,238 @@
+# customerio-gcp, one environment. `terraform apply` stands up everything; by hand you only
+# create the project and add the secret values (README, "Deploy").
+
+locals {
+  # The single source of topic names and delivery settings, shared with the code and `make run`.
+  pipeline   = jsondecode(file("${path.module}/../shared/src/customerio_gcp/pipeline.json"))
+  schema_dir = "${path.module}/../shared/src/customerio_gcp/webhooks/bigquery"
+  prefix     = "customerio-${var.environment}"
+  labels     = merge(var.labels, { app = "customerio-gcp", environment = var.environment })
+
+  delivery_kinds = toset(["identify", "track", "transactional"])
+
+  # Max instances from Customer.io's rate budget: an instance keeps at most `concurrency` calls in
+  # flight, each taking about `expected_latency_ms`, so it can reach concurrency / latency calls
+  # per second. Instances = floor(budget * latency / concurrency), at least 1, never more than the
+  # budget allows. Example: 50 req/s share, 200 ms, concurrency 8 -> floor(1.25) = 1 instance
+  # (40 req/s). Pub/Sub push slows down by itself when the instances are busy.
+  latency_s = var.customerio.expected_latency_ms / 1000
+  budget_rps = {
+    identify      = var.customerio.track_rps * var.customerio.track_share.identify
+    track         = var.customerio.track_rps * var.customerio.track_share.track
+    transactional = var.customerio.transactional_rps
+  }
+  max_instances = {
+    for kind, rps in local.budget_rps : kind => max(1, floor(rps * local.latency_s / var.functions.concurrency))
+  }
+
+  # Deterministic names (no resource references), so functions and subscriptions do not depend
+  # on each other in a cycle.
+  dead_letter_topic = { for k in local.delivery_kinds : k => "projects/${var.project_id}/topics/${local.pipeline.topics[k].topic}${local.pipeline.dead_letter_suffix}" }
+  push_subscription = { for k in local.delivery_kinds : k => "projects/${var.project_id}/subscriptions/${local.pipeline.topics[k].topic}${local.pipeline.push_subscription_suffix}" }
+
+  idempotency_collection = "customerio_idempotency"
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    CIO_REGION           = var.customerio.region
+    LOG_LEVEL            = "INFO"
+  }
+  track_secrets = {
+    CIO_SITE_ID_SECRET       = module.secrets.ids["site_id"]
+    CIO_TRACK_API_KEY_SECRET = module.secrets.ids["track_api_key"]
+  }
+  function_env = {
+    identify = local.track_secrets
+    track    = local.track_secrets
+    transactional = {
+      CIO_APP_API_KEY_SECRET = module.secrets.ids["app_api_key"]
+      IDEMPOTENCY_COLLECTION = local.idempotency_collection
+      IDEMPOTENCY_TTL_S      = tostring(var.idempotency_ttl_days * 86400)
+    }
+  }
+  secret_readers = {
+    identify      = ["site_id", "track_api_key"]
+    track         = ["site_id", "track_api_key"]
+    transactional = ["app_api_key"]
+    webhook       = ["webhook_signing_key", "webhook_signing_key_next"]
+  }
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+resource "google_project_service" "apis" {
+  for_each = toset([
+    "artifactregistry.googleapis.com", "bigquery.googleapis.com", "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com", "firestore.googleapis.com", "iam.googleapis.com",
+    "logging.googleapis.com", "monitoring.googleapis.com", "pubsub.googleapis.com",
+    "run.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
+  ])
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+resource "google_storage_bucket" "sources" {
+  #checkov:skip=CKV_GCP_62:Holds only function zips built from this repository; Cloud Audit Logs record access.
+  project                     = var.project_id
+  name                        = "${var.project_id}-${local.prefix}-sources"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+  labels                      = local.labels
+  versioning {
+    enabled = true
+  }
+  lifecycle_rule {
+    condition {
+      age = 30
+    }
+    action {
+      type = "Delete"
+    }
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "push_invoker" {
+  project      = var.project_id
+  account_id   = "${local.prefix}-push"
+  display_name = "Pub/Sub push subscriptions invoking the delivery functions"
+}
+
+module "secrets" {
+  source     = "./modules/secrets"
+  project_id = var.project_id
+  prefix     = local.prefix
+  labels     = local.labels
+  accessors = {
+    for secret in distinct(flatten(values(local.secret_readers))) : secret => {
+      for fn, secrets in local.secret_readers :
+      fn => fn == "webhook" ? module.webhook_ingest.service_account_member : module.delivery[fn].service_account_member
+      if contains(secrets, secret)
+    }
+  }
+  depends_on = [google_project_service.apis]
+}
+
+module "delivery" {
+  source         = "./modules/function"
+  for_each       = local.delivery_kinds
+  project_id     = var.project_id
+  region         = var.region
+  name           = "${local.prefix}-${each.key}"
+  entry_point    = local.pipeline.topics[each.key].function
+  runtime        = var.functions.runtime
+  source_archive = "${path.module}/${var.package_dir}/${each.key}.zip"
+  source_bucket  = google_storage_bucket.sources.name
+  public         = false
+  invokers       = { push = "serviceAccount:${google_service_account.push_invoker.email}" }
+  labels         = local.labels
+  scaling = {
+    max_instances = local.max_instances[each.key]
+    concurrency   = var.functions.concurrency
+    memory        = var.functions.memory
+    timeout_s     = local.pipeline.delivery.ack_deadline_s - 5
+  }
+  env_vars = merge(local.common_env, local.function_env[each.key], {
+    DEAD_LETTER_TOPIC   = local.dead_letter_topic[each.key]
+    SOURCE_SUBSCRIPTION = local.push_subscription[each.key]
+  })
+  depends_on = [google_project_service.apis]
+}
+
+module "webhook_ingest" {
+  source         = "./modules/function"
+  project_id     = var.project_id
+  region         = var.region
+  name           = "${local.prefix}-webhook-ingest"
+  entry_point    = "webhook_ingest"
+  runtime        = var.functions.runtime
+  source_archive = "${path.module}/${var.package_dir}/webhook_ingest.zip"
+  source_bucket  = google_storage_bucket.sources.name
+  public         = true # Customer.io calls it from the internet; every request is HMAC-verified.
+  labels         = local.labels
+  scaling = {
+    max_instances = var.functions.webhook_max_instances
+    concurrency   = var.functions.webhook_concurrency
+    memory        = var.functions.memory
+    timeout_s     = 10 # Customer.io gives up after 4 s anyway.
+  }
+  env_vars = merge(local.common_env, {
+    CIO_WEBHOOK_SIGNING_KEY_SECRET      = module.secrets.ids["webhook_signing_key"]
+    CIO_WEBHOOK_SIGNING_KEY_NEXT_SECRET = module.secrets.ids["webhook_signing_key_next"]
+    BIGQUERY_DATASET                    = var.bigquery.dataset_id
+    BIGQUERY_TABLE                      = "events"
+    WEBHOOK_PERSONAL_DATA               = var.webhook.personal_data
+    WEBHOOK_ROUTING_TOPIC               = "projects/${var.project_id}/topics/${local.pipeline.webhook_events_topic}"
+    WEBHOOK_ROUTED_METRICS              = join(",", var.webhook.routed_metrics)
+  })
+  depends_on = [google_project_service.apis]
+}
+
+module "pubsub" {
+  source                    = "./modules/pubsub_pipeline"
+  project_id                = var.project_id
+  project_number            = data.google_project.this.number
+  pipeline                  = local.pipeline
+  invoker_email             = google_service_account.push_invoker.email
+  endpoints                 = { for k, fn in module.delivery : k => fn.url }
+  dead_letter_publishers    = { for k, fn in module.delivery : k => fn.service_account_member }
+  webhook_events_publishers = { webhook_ingest = module.webhook_ingest.service_account_member }
+  labels                    = local.labels
+  depends_on                = [google_project_service.apis]
+}
+
+module "bigquery" {
+  source                    = "./modules/bigquery_events"
+  project_id                = var.project_id
+  dataset_id                = var.bigquery.dataset_id
+  location                  = var.bigquery.location
+  schema_dir                = local.schema_dir
+  partition_expiration_days = var.bigquery.partition_expiration_days
+  deletion_protection       = var.bigquery.deletion_protection
+  writers                   = { webhook_ingest = module.webhook_ingest.service_account_member }
+  labels                    = local.labels
+  depends_on                = [google_project_service.apis]
+}
+
+# Idempotency records for transactional sends and broadcast triggers.
+resource "google_firestore_database" "default" {
+  project                 = var.project_id
+  name                    = "(default)"
+  location_id             = var.region
+  type                    = "FIRESTORE_NATIVE"
+  deletion_policy         = "ABANDON"
+  delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  depends_on              = [google_project_service.apis]
+}
+
+# Firestore deletes records whose `expires_at` has passed (within about a day).
+resource "google_firestore_field" "idempotency_ttl" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.idempotency_collection
+  field      = "expires_at"
+  ttl_config {}
+}
+
+# Firestore has no per-collection IAM: the transactional function gets datastore.user on the
+# project, and is the only one that does.
+resource "google_project_iam_member" "transactional_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = module.delivery["transactional"].service_account_member
+}
+
+module "monitoring" {
+  source                    = "./modules/monitoring"
+  project_id                = var.project_id
+  environment               = var.environment
+  functions                 = merge({ for k, fn in module.delivery : k => fn.service }, { webhook = module.webhook_ingest.service })
+  dead_letter_subscriptions = module.pubsub.dead_letter_subscriptions
+  notification_channels     = var.notification_channels
+  thresholds                = var.alert_thresholds
+  depends_on                = [google_project_service.apis]
+}

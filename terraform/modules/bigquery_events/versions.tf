@@ -1,0 +1,6 @@
+terraform {
+  required_version = ">= 1.6"
+  required_providers {
+    google = { source = "hashicorp/google", version = ">= 6.50, < 7.0" }
+  }
+}

@@ -1,0 +1,19 @@
+output "url" {
+  description = "The function's HTTPS URL."
+  value       = google_cloudfunctions2_function.this.service_config[0].uri
+}
+
+output "service_account_email" {
+  description = "The function's own service account."
+  value       = google_service_account.this.email
+}
+
+output "service_account_member" {
+  description = "The service account as an IAM member."
+  value       = "serviceAccount:${google_service_account.this.email}"
+}
+
+output "service" {
+  description = "The Cloud Run service behind the function."
+  value       = google_cloudfunctions2_function.this.service_config[0].service
+}

@@ -1,0 +1,243 @@
+# Metrics from the service layer's structured logs (customerio_gcp.observability), alerts on
+# them and on Pub/Sub and Cloud Run, and one dashboard.
+
+locals {
+  log_source = "resource.type=\"cloud_run_revision\""
+  window     = "${var.thresholds.window_s}s"
+  alert_rate = {
+    errors = {
+      metric    = google_logging_metric.operation_errors.name
+      threshold = var.thresholds.error_rate_per_s
+      title     = "Customer.io operations failing"
+    }
+    rate_limited = {
+      metric    = google_logging_metric.rate_limited.name
+      threshold = var.thresholds.rate_limited_per_s
+      title     = "Customer.io rate limiting (429)"
+    }
+    webhook_rejections = {
+      metric    = google_logging_metric.webhook_rejections.name
+      threshold = var.thresholds.webhook_rejections_per_s
+      title     = "Webhook rejections spike (bad signatures?)"
+    }
+  }
+}
+
+resource "google_logging_metric" "operation_latency" {
+  project         = var.project_id
+  name            = "customerio/operation_latency"
+  description     = "Latency of each Customer.io operation, from the service layer's metric lines."
+  filter          = "${local.log_source} AND jsonPayload.metric=\"operation\""
+  value_extractor = "EXTRACT(jsonPayload.latency_ms)"
+  label_extractors = {
+    operation = "EXTRACT(jsonPayload.operation)"
+    outcome   = "EXTRACT(jsonPayload.outcome)"
+  }
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "ms"
+    labels {
+      key = "operation"
+    }
+    labels {
+      key = "outcome"
+    }
+  }
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 32
+      growth_factor      = 1.5
+      scale              = 1
+    }
+  }
+}
+
+resource "google_logging_metric" "operation_errors" {
+  project     = var.project_id
+  name        = "customerio/operation_errors"
+  description = "Failed Customer.io operations by error class."
+  filter      = "${local.log_source} AND jsonPayload.metric=\"operation\" AND jsonPayload.outcome!=\"success\""
+  label_extractors = {
+    operation   = "EXTRACT(jsonPayload.operation)"
+    error_class = "EXTRACT(jsonPayload.error_class)"
+  }
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    labels {
+      key = "operation"
+    }
+    labels {
+      key = "error_class"
+    }
+  }
+}
+
+resource "google_logging_metric" "rate_limited" {
+  project     = var.project_id
+  name        = "customerio/rate_limited"
+  description = "Operations answered 429 by Customer.io."
+  filter      = "${local.log_source} AND jsonPayload.metric=\"operation\" AND jsonPayload.error_class=\"RateLimitedError\""
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+  }
+}
+
+resource "google_logging_metric" "webhook_rejections" {
+  project     = var.project_id
+  name        = "customerio/webhook_rejections"
+  description = "Webhook requests refused (signature, method, size, body), by reason."
+  filter      = "${local.log_source} AND jsonPayload.metric=\"webhook\" AND jsonPayload.outcome=\"rejected\""
+  label_extractors = {
+    reason = "EXTRACT(jsonPayload.reason)"
+  }
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    labels {
+      key = "reason"
+    }
+  }
+}
+
+resource "google_logging_metric" "dead_letters" {
+  project     = var.project_id
+  name        = "customerio/dead_letters"
+  description = "Messages a function dead-lettered, by error class."
+  filter      = "${local.log_source} AND jsonPayload.metric=\"delivery\" AND jsonPayload.outcome=\"dead_lettered\""
+  label_extractors = {
+    error_class = "EXTRACT(jsonPayload.error_class)"
+    function    = "EXTRACT(jsonPayload.function)"
+  }
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    labels {
+      key = "error_class"
+    }
+    labels {
+      key = "function"
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "dead_letters_waiting" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Messages waiting in a dead-letter subscription"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "A message could not be delivered to Customer.io. Inspect with `customerio-gcp dlq list`, fix the cause, then `dlq replay`."
+    mime_type = "text/markdown"
+  }
+  dynamic "conditions" {
+    for_each = var.dead_letter_subscriptions
+    content {
+      display_name = "${conditions.key} dead letters"
+      condition_threshold {
+        filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${conditions.value}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = 0
+        duration        = "60s"
+        aggregations {
+          alignment_period   = "60s"
+          per_series_aligner = "ALIGN_MAX"
+        }
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "log_rate" {
+  for_each              = local.alert_rate
+  project               = var.project_id
+  display_name          = "[${var.environment}] ${each.value.title}"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  conditions {
+    display_name = each.value.title
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${each.value.metric}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = each.value.threshold
+      duration        = local.window
+      aggregations {
+        alignment_period     = local.window
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "function_crashes" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Function answering 5xx"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "Delivery functions answer 500 for transient failures (Pub/Sub retries); a sustained rate, or any 5xx from webhook-ingest, means an outage or a crash."
+    mime_type = "text/markdown"
+  }
+  dynamic "conditions" {
+    for_each = var.functions
+    content {
+      display_name = "${conditions.key} 5xx"
+      condition_threshold {
+        filter          = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${conditions.value}\" AND metric.type=\"run.googleapis.com/request_count\" AND metric.labels.response_code_class=\"5xx\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = var.thresholds.function_5xx_per_s
+        duration        = local.window
+        aggregations {
+          alignment_period   = local.window
+          per_series_aligner = "ALIGN_RATE"
+        }
+      }
+    }
+  }
+}
+
+resource "google_monitoring_dashboard" "this" {
+  project = var.project_id
+  dashboard_json = jsonencode({
+    displayName = "customerio-gcp (${var.environment})"
+    mosaicLayout = {
+      columns = 12
+      tiles = [
+        for i, widget in [
+          { title = "Operation latency p95 (ms)", metric = google_logging_metric.operation_latency.name, aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_95", group = ["metric.label.operation"] },
+          { title = "Failed operations by error class", reducer = "REDUCE_SUM", metric = google_logging_metric.operation_errors.name, aligner = "ALIGN_RATE", group = ["metric.label.error_class"] },
+          { title = "Rate limited (429)", reducer = "REDUCE_SUM", metric = google_logging_metric.rate_limited.name, aligner = "ALIGN_RATE", group = [] },
+          { title = "Dead-lettered by error class", reducer = "REDUCE_SUM", metric = google_logging_metric.dead_letters.name, aligner = "ALIGN_RATE", group = ["metric.label.error_class"] },
+          { title = "Webhook rejections by reason", reducer = "REDUCE_SUM", metric = google_logging_metric.webhook_rejections.name, aligner = "ALIGN_RATE", group = ["metric.label.reason"] },
+          ] : {
+          xPos   = (i % 2) * 6
+          yPos   = floor(i / 2) * 4
+          width  = 6
+          height = 4
+          widget = {
+            title = widget.title
+            xyChart = {
+              dataSets = [{
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = "metric.type=\"logging.googleapis.com/user/${widget.metric}\""
+                    aggregation = {
+                      alignmentPeriod    = "60s"
+                      perSeriesAligner   = widget.aligner
+                      crossSeriesReducer = widget.reducer
+                      groupByFields      = widget.group
+                    }
+                  }
+                }
+                plotType = "LINE"
+              }]
+            }
+          }
+        }
+      ]
+    }
+  })
+}

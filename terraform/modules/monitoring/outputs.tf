@@ -1,0 +1,15 @@
+output "dashboard_id" {
+  description = "The Cloud Monitoring dashboard."
+  value       = google_monitoring_dashboard.this.id
+}
+
+output "log_metrics" {
+  description = "Log-based metric names."
+  value = [
+    google_logging_metric.operation_latency.name,
+    google_logging_metric.operation_errors.name,
+    google_logging_metric.rate_limited.name,
+    google_logging_metric.webhook_rejections.name,
+    google_logging_metric.dead_letters.name,
+  ]
+}

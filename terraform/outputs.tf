@@ -1,0 +1,34 @@
+output "webhook_url" {
+  description = "Point Customer.io's reporting webhook here (README, \"Pointing Customer.io at it\")."
+  value       = module.webhook_ingest.url
+}
+
+output "topics" {
+  description = "Topics the application publishes to, by kind."
+  value       = module.pubsub.topics
+}
+
+output "dead_letter_subscriptions" {
+  description = "Where undeliverable messages wait, by kind."
+  value       = module.pubsub.dead_letter_subscriptions
+}
+
+output "webhook_events_topic" {
+  description = "Accepted reporting events routed to the application."
+  value       = module.pubsub.webhook_events_topic
+}
+
+output "bigquery" {
+  description = "Dataset, table and views of reporting events."
+  value       = { dataset = module.bigquery.dataset_id, table = module.bigquery.table_id, views = module.bigquery.views }
+}
+
+output "secrets" {
+  description = "Secret ids to add values to: gcloud secrets versions add ID --data-file=-"
+  value       = module.secrets.ids
+}
+
+output "max_instances" {
+  description = "Max instances derived from the Customer.io rate budgets, by delivery function."
+  value       = local.max_instances
+}

@@ -1,0 +1,241 @@
+# Offline plans against a mocked google provider: the delivery guarantees, the grants Pub/Sub
+# needs, least privilege, the derived scaling and the variable validations. `make test` runs
+# this through tests/terraform/ with the stand-in provider (terraform/checks/).
+
+mock_provider "google" {
+  mock_resource "google_service_account" {
+    defaults = { email = "fn@acme-customerio-dev.iam.gserviceaccount.com" }
+  }
+  mock_resource "google_cloudfunctions2_function" {
+    defaults = { service_config = { uri = "https://fn-abc.a.run.app", service = "fn-service" } }
+  }
+  mock_data "google_project" {
+    defaults = { number = "123456789012" }
+  }
+}
+
+variables {
+  project_id  = "acme-customerio-dev"
+  environment = "dev"
+}
+
+run "whole_environment_plans" {
+  command = apply
+
+  assert {
+    condition     = keys(output.topics) == ["identify", "track", "transactional"]
+    error_message = "the three delivery topics exist"
+  }
+  assert {
+    condition     = output.topics["track"] == "customerio-track"
+    error_message = "topic names come from pipeline.json"
+  }
+  assert {
+    condition     = output.dead_letter_subscriptions["identify"] == "customerio-identify-dead-letter-inspect"
+    error_message = "each topic has a dead-letter inspection subscription"
+  }
+  assert {
+    # 100 req/s Track budget split 50/50, 200 ms per call, 8 concurrent per instance.
+    condition     = output.max_instances == { identify = 1, track = 1, transactional = 2 }
+    error_message = "max instances are derived from the rate budgets: ${jsonencode(output.max_instances)}"
+  }
+  assert {
+    condition     = output.webhook_url == "https://fn-abc.a.run.app"
+    error_message = "the webhook URL is an output"
+  }
+}
+
+run "scaling_follows_the_budget_and_concurrency" {
+  command = apply
+  variables {
+    customerio = { track_rps = 1000, track_share = { identify = 0.3, track = 0.7 }, expected_latency_ms = 100 }
+    functions  = { concurrency = 2 }
+  }
+  assert {
+    condition     = output.max_instances == { identify = 15, track = 35, transactional = 5 }
+    error_message = "got ${jsonencode(output.max_instances)}"
+  }
+}
+
+run "pubsub_pipeline_retry_dead_letter_and_agent_grants" {
+  command = apply
+  module {
+    source = "./modules/pubsub_pipeline"
+  }
+  variables {
+    project_id     = "acme-customerio-dev"
+    project_number = "123456789012"
+    pipeline       = jsondecode(file("../shared/src/customerio_gcp/pipeline.json"))
+    invoker_email  = "push@acme-customerio-dev.iam.gserviceaccount.com"
+    endpoints = {
+      identify      = "https://identify.a.run.app"
+      track         = "https://track.a.run.app"
+      transactional = "https://transactional.a.run.app"
+    }
+    dead_letter_publishers = { identify = "serviceAccount:fn-identify@acme-customerio-dev.iam.gserviceaccount.com" }
+  }
+
+  assert {
+    condition     = alltrue([for s in google_pubsub_subscription.push : s.dead_letter_policy[0].max_delivery_attempts == 5])
+    error_message = "every push subscription dead-letters after the configured attempts"
+  }
+  assert {
+    condition     = alltrue([for k, s in google_pubsub_subscription.push : s.dead_letter_policy[0].dead_letter_topic == google_pubsub_topic.dead_letter[k].id])
+    error_message = "each subscription dead-letters to its own topic"
+  }
+  assert {
+    condition     = alltrue([for s in google_pubsub_subscription.push : s.retry_policy[0].minimum_backoff == "10s" && s.retry_policy[0].maximum_backoff == "600s"])
+    error_message = "retry policy comes from pipeline.json"
+  }
+  assert {
+    condition     = alltrue([for k, s in google_pubsub_subscription.push : s.push_config[0].oidc_token[0].service_account_email == "push@acme-customerio-dev.iam.gserviceaccount.com" && s.push_config[0].push_endpoint == var.endpoints[k]])
+    error_message = "push requests carry the invoker's OIDC token to the function URL"
+  }
+  assert {
+    condition     = alltrue([for g in google_pubsub_topic_iam_member.agent_publishes_dead_letters : g.role == "roles/pubsub.publisher" && g.member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"])
+    error_message = "Pub/Sub's service agent may publish to every dead-letter topic"
+  }
+  assert {
+    condition     = length(google_pubsub_subscription_iam_member.agent_subscribes_source) == 3 && alltrue([for g in google_pubsub_subscription_iam_member.agent_subscribes_source : g.role == "roles/pubsub.subscriber"])
+    error_message = "Pub/Sub's service agent may subscribe to every source subscription"
+  }
+  assert {
+    condition     = keys(google_pubsub_topic_iam_member.function_publishes_dead_letters) == ["identify"]
+    error_message = "a function publishes only to its own dead-letter topic"
+  }
+}
+
+run "functions_ingress_and_invokers" {
+  command = apply
+  module {
+    source = "./modules/function"
+  }
+  variables {
+    project_id     = "acme-customerio-dev"
+    region         = "europe-west1"
+    name           = "customerio-dev-track"
+    entry_point    = "track"
+    source_archive = "../build/functions/track.zip"
+    source_bucket  = "sources"
+    invokers       = { push = "serviceAccount:push@acme-customerio-dev.iam.gserviceaccount.com" }
+    scaling        = { max_instances = 3 }
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.this.service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY"
+    error_message = "Pub/Sub-fed functions accept internal traffic only"
+  }
+  assert {
+    condition     = [for g in google_cloud_run_service_iam_member.invoker : g.member] == ["serviceAccount:push@acme-customerio-dev.iam.gserviceaccount.com"]
+    error_message = "only the invoker account may call a delivery function"
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.this.service_config[0].max_instance_request_concurrency == 8 && google_cloudfunctions2_function.this.service_config[0].max_instance_count == 3
+    error_message = "scaling is applied"
+  }
+  assert {
+    condition     = startswith(google_storage_bucket_object.source.name, "functions/customerio-dev-track-")
+    error_message = "the source object is named by content hash"
+  }
+}
+
+run "webhook_is_public" {
+  command = apply
+  module {
+    source = "./modules/function"
+  }
+  variables {
+    project_id     = "acme-customerio-dev"
+    region         = "europe-west1"
+    name           = "customerio-dev-webhook-ingest"
+    entry_point    = "webhook_ingest"
+    source_archive = "../build/functions/webhook_ingest.zip"
+    source_bucket  = "sources"
+    public         = true
+    scaling        = { max_instances = 20 }
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.this.service_config[0].ingress_settings == "ALLOW_ALL" && [for g in google_cloud_run_service_iam_member.invoker : g.member] == ["allUsers"]
+    error_message = "webhook-ingest is public (it verifies signatures itself)"
+  }
+}
+
+run "secrets_are_containers_read_only_by_their_function" {
+  command = apply
+  module {
+    source = "./modules/secrets"
+  }
+  variables {
+    project_id = "acme-customerio-dev"
+    prefix     = "customerio-dev"
+    accessors  = { app_api_key = { transactional = "serviceAccount:fn-transactional@x.iam.gserviceaccount.com" } }
+  }
+  assert {
+    condition     = length(google_secret_manager_secret.this) == 5
+    error_message = "five secret containers"
+  }
+  assert {
+    condition     = [for g in google_secret_manager_secret_iam_member.accessor : "${g.secret_id} ${g.member}"] == ["customerio-dev-app-api-key serviceAccount:fn-transactional@x.iam.gserviceaccount.com"]
+    error_message = "each accessor reads just its secrets"
+  }
+}
+
+run "bigquery_table_from_the_shared_schema" {
+  command = apply
+  module {
+    source = "./modules/bigquery_events"
+  }
+  variables {
+    project_id = "acme-customerio-dev"
+    dataset_id = "customerio"
+    location   = "EU"
+    schema_dir = "../shared/src/customerio_gcp/webhooks/bigquery"
+  }
+  assert {
+    condition     = google_bigquery_table.events.time_partitioning[0].field == "event_timestamp" && join(",", google_bigquery_table.events.clustering) == "object_type,metric"
+    error_message = "partitioned by event day, clustered on object_type and metric"
+  }
+  assert {
+    condition     = [for f in jsondecode(google_bigquery_table.events.schema) : f.name][0] == "event_id"
+    error_message = "the schema is the shared file"
+  }
+  assert {
+    condition     = strcontains(google_bigquery_table.delivery_funnel.view[0].query, "`acme-customerio-dev.customerio.events_unique`")
+    error_message = "the funnel reads the de-duplicating view"
+  }
+}
+
+run "rejects_unknown_environment" {
+  command = plan
+  variables { environment = "qa" }
+  expect_failures = [var.environment]
+}
+
+run "rejects_unknown_customerio_region" {
+  command = plan
+  variables { customerio = { region = "asia" } }
+  expect_failures = [var.customerio]
+}
+
+run "rejects_oversubscribed_track_budget" {
+  command = plan
+  variables { customerio = { track_share = { identify = 0.8, track = 0.5 } } }
+  expect_failures = [var.customerio]
+}
+
+run "rejects_short_idempotency_ttl" {
+  command = plan
+  variables { idempotency_ttl_days = 3 }
+  expect_failures = [var.idempotency_ttl_days]
+}
+
+run "rejects_unknown_personal_data_mode" {
+  command = plan
+  variables { webhook = { personal_data = "maybe" } }
+  expect_failures = [var.webhook]
+}
+
+run "rejects_zero_concurrency" {
+  command = plan
+  variables { functions = { concurrency = 0 } }
+  expect_failures = [var.functions]
+}

