@@ -42,10 +42,10 @@ def package(function: str, out_dir: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    out_dir = Path(argv[0]) if argv else ROOT / "build" / "functions"
+    out_dir = (Path(argv[0]) if argv else ROOT / "build" / "functions").resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for function in FUNCTIONS:
-        print(f"packaged {package(function, out_dir).relative_to(ROOT)}")
+        print(f"packaged {package(function, out_dir)}")
     return 0
 
 
