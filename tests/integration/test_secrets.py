@@ -142,3 +142,36 @@ def test_plain_environment_values_win_for_local_runs(sandbox: Sandbox, control: 
     track = build_track_client(settings, build_secrets(settings), build_http_client(settings))
     track.identify(Identifiers(id="u1"), {"a": 1})
     assert control.requests("identify")[0]["status"] == 200
+
+
+def test_the_next_webhook_key_may_be_empty_outside_a_rotation(
+    secret_manager: FakeSecretManager, bigquery_emulator: str
+) -> None:
+    """Terraform creates the `_next` secret without a version; webhook-ingest must still work."""
+    import json
+    import time
+
+    from customerio_gcp.webhooks.signature import signed_headers
+    from customerio_gcp.wiring import build_webhook_handler
+
+    secret_manager.set("signing", "current-key")
+    settings = Settings.from_env(
+        {
+            "GOOGLE_CLOUD_PROJECT": "demo",
+            "SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
+            "CIO_WEBHOOK_SIGNING_KEY_SECRET": "signing",
+            "CIO_WEBHOOK_SIGNING_KEY_NEXT_SECRET": "signing-next",  # no version
+            "BIGQUERY_ENDPOINT": bigquery_emulator,
+            "BIGQUERY_DATASET": "no_such_dataset",
+        }
+    )
+    handler = build_webhook_handler(settings)
+    body = json.dumps(
+        {"event_id": "e1", "object_type": "email", "metric": "sent", "timestamp": int(time.time())}
+    ).encode()
+    # Signature checks pass with the current key (storage then fails: 503, not a 401 or a crash).
+    assert handler.handle("POST", signed_headers(body, "current-key"), body).status == 503
+    secret_manager.set("signing-next", "next-key")  # a rotation begins: the key is re-read on a mismatch
+    assert handler.handle("POST", signed_headers(body, "next-key"), body).status == 503
+    assert handler.handle("POST", signed_headers(body, "current-key"), body).status == 503  # both accepted
+    assert handler.handle("POST", signed_headers(body, "other-key"), body).status == 401

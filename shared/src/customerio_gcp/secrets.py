@@ -93,11 +93,20 @@ class SecretManagerFetcher:
             return secret if "/versions/" in secret else f"{secret}/versions/{version}"
         return f"projects/{self._project}/secrets/{secret}/versions/{version}"
 
-    def fetcher(self, secret: str) -> Fetcher:
-        return lambda: self.access(secret)
+    def fetcher(self, secret: str, *, optional: bool = False) -> Fetcher:
+        """`optional`: a secret with no (enabled) version reads as "" instead of failing — the
+        next webhook signing key is empty except during a rotation."""
+        return lambda: self.access(secret, optional=optional)
 
-    def access(self, secret: str) -> str:
-        response = self._get_client().access_secret_version(name=self.path(secret))
+    def access(self, secret: str, *, optional: bool = False) -> str:
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        try:
+            response = self._get_client().access_secret_version(name=self.path(secret))
+        except (NotFound, FailedPrecondition):
+            if optional:
+                return ""
+            raise
         data: bytes = response.payload.data
         return data.decode("utf-8").strip()
 

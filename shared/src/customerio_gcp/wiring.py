@@ -30,7 +30,7 @@ def build_secrets(settings: Settings) -> Secrets:
     if settings.secret_ids:
         manager = SecretManagerFetcher(settings.project or "", endpoint=settings.secret_manager_endpoint)
         for name, secret_id in settings.secret_ids.items():
-            fetchers.setdefault(name, manager.fetcher(secret_id))
+            fetchers.setdefault(name, manager.fetcher(secret_id, optional=name == names.WEBHOOK_SIGNING_KEY_NEXT))
     return Secrets(fetchers, max_age=settings.secret_max_age_s)
 
 
