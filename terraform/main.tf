@@ -30,7 +30,8 @@ locals {
   dead_letter_topic = { for k in local.delivery_kinds : k => "projects/${var.project_id}/topics/${local.pipeline.topics[k].topic}${local.pipeline.dead_letter_suffix}" }
   push_subscription = { for k in local.delivery_kinds : k => "projects/${var.project_id}/subscriptions/${local.pipeline.topics[k].topic}${local.pipeline.push_subscription_suffix}" }
 
-  idempotency_collection = "customerio_idempotency"
+  idempotency_collection   = "customerio_idempotency"
+  identify_hash_collection = "customerio_identify_hashes"
   common_env = {
     GOOGLE_CLOUD_PROJECT = var.project_id
     CIO_REGION           = var.customerio.region
@@ -41,8 +42,11 @@ locals {
     CIO_TRACK_API_KEY_SECRET = module.secrets.ids["track_api_key"]
   }
   function_env = {
-    identify = local.track_secrets
-    track    = local.track_secrets
+    identify = merge(local.track_secrets, {
+      IDENTIFY_SKIP_UNCHANGED  = tostring(var.skip_unchanged_identifies)
+      IDENTIFY_HASH_COLLECTION = local.identify_hash_collection
+    })
+    track = local.track_secrets
     transactional = {
       CIO_APP_API_KEY_SECRET = module.secrets.ids["app_api_key"]
       IDEMPOTENCY_COLLECTION = local.idempotency_collection
@@ -209,21 +213,24 @@ resource "google_firestore_database" "default" {
   depends_on              = [google_project_service.apis]
 }
 
-# Firestore deletes records whose `expires_at` has passed (within about a day).
-resource "google_firestore_field" "idempotency_ttl" {
+# Firestore deletes records whose `expires_at` has passed (within about a day): send-once records
+# and the last-synced attribute hashes that let identify skip unchanged people.
+resource "google_firestore_field" "expiry" {
+  for_each   = toset([local.idempotency_collection, local.identify_hash_collection])
   project    = var.project_id
   database   = google_firestore_database.default.name
-  collection = local.idempotency_collection
+  collection = each.value
   field      = "expires_at"
   ttl_config {}
 }
 
-# Firestore has no per-collection IAM: the transactional function gets datastore.user on the
-# project, and is the only one that does.
-resource "google_project_iam_member" "transactional_firestore" {
-  project = var.project_id
-  role    = "roles/datastore.user"
-  member  = module.delivery["transactional"].service_account_member
+# Firestore has no per-collection IAM: the two functions that keep records (transactional sends,
+# identify hashes) get datastore.user on the project, and only they do.
+resource "google_project_iam_member" "firestore_users" {
+  for_each = toset(["identify", "transactional"])
+  project  = var.project_id
+  role     = "roles/datastore.user"
+  member   = module.delivery[each.value].service_account_member
 }
 
 module "monitoring" {

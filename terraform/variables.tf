@@ -98,6 +98,12 @@ variable "bigquery" {
   default = {}
 }
 
+variable "skip_unchanged_identifies" {
+  description = "Do not send an identify whose attributes Customer.io already accepted (saves Track API budget; see README)."
+  type        = bool
+  default     = true
+}
+
 variable "idempotency_ttl_days" {
   description = "How long send-once records are kept (Firestore TTL). At least Pub/Sub's 7-day retention, so a replay within it is still de-duplicated."
   type        = number

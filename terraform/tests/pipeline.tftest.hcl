@@ -43,6 +43,14 @@ run "whole_environment_plans" {
     condition     = output.webhook_url == "https://fn-abc.a.run.app"
     error_message = "the webhook URL is an output"
   }
+  assert {
+    condition     = keys(google_project_iam_member.firestore_users) == ["identify", "transactional"]
+    error_message = "only the functions that keep Firestore records may use Firestore"
+  }
+  assert {
+    condition     = alltrue([for f in google_firestore_field.expiry : f.field == "expires_at"]) && length(google_firestore_field.expiry) == 2
+    error_message = "both record collections expire through a TTL policy"
+  }
 }
 
 run "scaling_follows_the_budget_and_concurrency" {

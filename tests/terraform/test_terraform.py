@@ -178,9 +178,9 @@ def test_rules_catch_a_missing_dead_letter_policy_and_grants(tmp_path: Path, pac
     [
         (
             "main.tf",
-            'role    = "roles/datastore.user"',
+            'role     = "roles/datastore.user"',
             'role    = "roles/editor"',
-            "main.tf: google_project_iam_member.transactional_firestore uses the basic role roles/editor",
+            "main.tf: google_project_iam_member.firestore_users uses the basic role roles/editor",
         ),
         (
             "envs/dev/terraform.tfvars",

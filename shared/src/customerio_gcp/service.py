@@ -36,6 +36,7 @@ from customerio_gcp.idempotency import IdempotencyGuard, InMemoryStore
 from customerio_gcp.ids import content_hash, event_ulid
 from customerio_gcp.messages import models as m
 from customerio_gcp.observability import timed
+from customerio_gcp.synced_attributes import SyncedAttributes
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,20 @@ class Handled:
 
 
 class MessagingService:
-    def __init__(self, track: TrackClient, app: AppClient, *, guard: IdempotencyGuard | None = None) -> None:
-        """Without a `guard`, sends are de-duplicated within this process only."""
+    def __init__(
+        self,
+        track: TrackClient,
+        app: AppClient,
+        *,
+        guard: IdempotencyGuard | None = None,
+        synced: SyncedAttributes | None = None,
+    ) -> None:
+        """Without a `guard`, sends are de-duplicated within this process only; without `synced`,
+        every identify is sent (see `synced_attributes` for skipping unchanged ones)."""
         self._track = track
         self._app = app
         self._guard = guard or IdempotencyGuard(InMemoryStore())
+        self._synced = synced
 
     # --- people -----------------------------------------------------------------------------
 
@@ -62,20 +72,32 @@ class MessagingService:
         *,
         timestamp: int | None = None,
         update_only: bool = False,
+        force: bool = False,
     ) -> None:
-        with timed("identify", identifier_kind=identifiers.kind, attribute_count=len(attributes)):
+        """Create or update a person; skipped when the attributes are those Customer.io already
+        accepted (unless `force`), which the metric line reports as outcome `skipped`."""
+        with timed("identify", identifier_kind=identifiers.kind, attribute_count=len(attributes)) as op:
+            synced = self._synced
+            if synced and not force and synced.unchanged(identifiers, attributes, update_only=update_only):
+                op.outcome = "skipped"
+                return
             self._track.identify(identifiers, attributes, timestamp=timestamp, update_only=update_only)
+            if synced:
+                synced.remember(identifiers, attributes, update_only=update_only)
 
     def suppress_user(self, identifiers: Identifiers) -> None:
         with timed("suppress", identifier_kind=identifiers.kind):
+            self._forget(identifiers)
             self._track.suppress(identifiers)
 
     def unsuppress_user(self, identifiers: Identifiers) -> None:
         with timed("unsuppress", identifier_kind=identifiers.kind):
+            self._forget(identifiers)
             self._track.unsuppress(identifiers)
 
     def delete_user(self, identifiers: Identifiers) -> None:
         with timed("delete", identifier_kind=identifiers.kind):
+            self._forget(identifiers)
             self._track.delete(identifiers)
 
     def add_device(
@@ -96,7 +118,14 @@ class MessagingService:
 
     def merge_users(self, primary: Identifiers, secondary: Identifiers) -> None:
         with timed("merge"):
+            self._forget(primary, secondary)
             self._track.merge(primary, secondary)
+
+    def _forget(self, *people: Identifiers) -> None:
+        """Operations that change a person outside identify invalidate the synced-attributes hash."""
+        if self._synced:
+            for identifiers in people:
+                self._synced.forget(identifiers)
 
     # --- events -----------------------------------------------------------------------------
 
@@ -177,6 +206,7 @@ class MessagingService:
                     message.attributes,
                     timestamp=message.timestamp,
                     update_only=message.update_only,
+                    force=message.force,
                 )
             case m.SuppressPerson():
                 self.suppress_user(message.identifiers)

@@ -19,6 +19,8 @@ needs), which keeps tests free of environment juggling and makes this file the r
 | `IDEMPOTENCY_COLLECTION` | Firestore collection of idempotency records | `customerio_idempotency` |
 | `IDEMPOTENCY_LEASE_S` | how long an in-progress send is protected before takeover | `120` |
 | `IDEMPOTENCY_TTL_S` | expiry written on records (Firestore TTL policy deletes them) | `691200` (8 days) |
+| `IDENTIFY_SKIP_UNCHANGED` | skip identifies whose attributes Customer.io already has (`true`/`false`) | `true` |
+| `IDENTIFY_HASH_COLLECTION` | Firestore collection of last-synced attribute hashes | `customerio_identify_hashes` |
 | `DEAD_LETTER_TOPIC` | full topic path that permanent failures are published to | unset |
 | `SOURCE_SUBSCRIPTION` | the push subscription feeding this function (for dead-letter attributes) | unset |
 | `BIGQUERY_DATASET` / `BIGQUERY_TABLE` | where webhook events land | `customerio` / `events` |
@@ -65,6 +67,8 @@ class Settings:
     idempotency_collection: str = "customerio_idempotency"
     idempotency_lease_s: float = 120.0
     idempotency_ttl_s: float = 8 * 24 * 3600.0
+    identify_skip_unchanged: bool = True
+    identify_hash_collection: str = "customerio_identify_hashes"
     dead_letter_topic: str | None = None
     source_subscription: str | None = None
     bigquery_dataset: str = "customerio"
@@ -113,6 +117,8 @@ class Settings:
             idempotency_collection=env.get("IDEMPOTENCY_COLLECTION", "customerio_idempotency"),
             idempotency_lease_s=number("IDEMPOTENCY_LEASE_S", 120.0),
             idempotency_ttl_s=number("IDEMPOTENCY_TTL_S", 8 * 24 * 3600.0),
+            identify_skip_unchanged=env.get("IDENTIFY_SKIP_UNCHANGED", "true").lower() not in ("false", "0", "no"),
+            identify_hash_collection=env.get("IDENTIFY_HASH_COLLECTION", "customerio_identify_hashes"),
             dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or None,
             source_subscription=env.get("SOURCE_SUBSCRIPTION") or None,
             bigquery_dataset=env.get("BIGQUERY_DATASET", "customerio"),

@@ -18,6 +18,7 @@ from customerio_gcp.idempotency import IdempotencyGuard, IdempotencyStore, InMem
 from customerio_gcp.secrets import Fetcher, SecretManagerFetcher, Secrets, constant
 from customerio_gcp.service import MessagingService
 from customerio_gcp.settings import Settings
+from customerio_gcp.synced_attributes import SyncedAttributes
 from customerio_gcp.webhooks.handler import WebhookHandler
 from customerio_gcp.webhooks.routing import EventRouter
 from customerio_gcp.webhooks.rows import PersonalData
@@ -62,7 +63,8 @@ def build_app_client(settings: Settings, secrets: Secrets, client: httpx.Client)
     return AppClient(auth, region=settings.region, base_url=settings.app_url, client=client, retry=retry)
 
 
-def build_idempotency_store(settings: Settings) -> IdempotencyStore:
+def build_idempotency_store(settings: Settings, collection: str | None = None) -> IdempotencyStore:
+    """The configured backend; `collection` picks another Firestore collection than the sends'."""
     if settings.idempotency_backend == "memory":
         return InMemoryStore()
     from google.cloud import firestore
@@ -70,7 +72,7 @@ def build_idempotency_store(settings: Settings) -> IdempotencyStore:
     from customerio_gcp.idempotency.firestore_store import FirestoreStore
 
     client: Any = firestore.Client(project=settings.project)
-    return FirestoreStore(client, settings.idempotency_collection)
+    return FirestoreStore(client, collection or settings.idempotency_collection)
 
 
 def build_service(settings: Settings, *, idempotency_store: IdempotencyStore | None = None) -> MessagingService:
@@ -78,8 +80,15 @@ def build_service(settings: Settings, *, idempotency_store: IdempotencyStore | N
     http = build_http_client(settings)
     store = idempotency_store or LazyStore(lambda: build_idempotency_store(settings))
     guard = IdempotencyGuard(store, lease_s=settings.idempotency_lease_s, ttl_s=settings.idempotency_ttl_s)
+    synced = None
+    if settings.identify_skip_unchanged:
+        hashes = LazyStore(lambda: build_idempotency_store(settings, settings.identify_hash_collection))
+        synced = SyncedAttributes(hashes)
     return MessagingService(
-        build_track_client(settings, secrets, http), build_app_client(settings, secrets, http), guard=guard
+        build_track_client(settings, secrets, http),
+        build_app_client(settings, secrets, http),
+        guard=guard,
+        synced=synced,
     )
 
 

@@ -178,6 +178,7 @@ class LocalStack:
             "DEAD_LETTER_TOPIC": f"projects/{self.project}/topics/{spec.dead_letter_topic}{self.suffix}",
             "SOURCE_SUBSCRIPTION": f"projects/{self.project}/subscriptions/{spec.push_subscription}{self.suffix}",
             "IDEMPOTENCY_COLLECTION": f"customerio_idempotency{self.suffix}",
+            "IDENTIFY_HASH_COLLECTION": f"customerio_identify_hashes{self.suffix}",
             "THREADS": "8",
             **self.function_env,
         }

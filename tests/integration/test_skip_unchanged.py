@@ -1,0 +1,143 @@
+"""Unchanged identifies are not sent: the hashes live in the real Firestore emulator, the
+requests are counted at the sandbox."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from customerio_gcp.customerio import AppClient, BadRequestError, Identifiers, ServerError, TrackClient
+from customerio_gcp.idempotency.firestore_store import FirestoreStore
+from customerio_gcp.idempotency.records import IdempotencyRecord
+from customerio_gcp.observability import configure_logging
+from customerio_gcp.sandbox import SandboxControl
+from customerio_gcp.service import MessagingService
+from customerio_gcp.settings import Settings
+from customerio_gcp.synced_attributes import SyncedAttributes
+from customerio_gcp.wiring import build_service
+
+ADA = Identifiers(id="ada")
+
+
+@pytest.fixture
+def service(track: TrackClient, app: AppClient, firestore_client, unique: str) -> MessagingService:
+    return MessagingService(track, app, synced=SyncedAttributes(FirestoreStore(firestore_client, f"hashes-{unique}")))
+
+
+def sent(control: SandboxControl) -> list[dict]:
+    return [r for r in control.requests("identify") if r["status"] == 200]
+
+
+def test_a_second_identical_identify_is_not_sent(service: MessagingService, control: SandboxControl) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    try:
+        service.identify_user(ADA, {"plan": "pro", "seats": 3}, timestamp=1)
+        service.identify_user(ADA, {"seats": 3, "plan": "pro"}, timestamp=2)  # same attributes, other order
+    finally:
+        configure_logging("INFO")
+    assert len(sent(control)) == 1
+    outcomes = [
+        json.loads(line)["outcome"] for line in stream.getvalue().splitlines() if '"metric": "operation"' in line
+    ]
+    assert outcomes == ["success", "skipped"]
+
+
+def test_a_changed_identify_is_sent(service: MessagingService, control: SandboxControl) -> None:
+    service.identify_user(ADA, {"plan": "pro"})
+    service.identify_user(ADA, {"plan": "team"})
+    service.identify_user(ADA, {"plan": "team"}, update_only=True)  # another request shape
+    assert [r["body"].get("plan") for r in sent(control)] == ["pro", "team", "team"]
+
+
+def test_a_failed_send_is_retried_later_not_skipped(service: MessagingService, control: SandboxControl) -> None:
+    control.set_faults({"scripted": [{"status": 503, "count": 3}]})  # more than the client's 3 attempts
+    with pytest.raises(ServerError):
+        service.identify_user(ADA, {"plan": "pro"})
+    service.identify_user(ADA, {"plan": "pro"})
+    assert [r["status"] for r in control.requests("identify")] == [503, 503, 503, 200]
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        lambda s: s.delete_user(ADA),
+        lambda s: s.suppress_user(ADA),
+        lambda s: s.unsuppress_user(ADA),
+        lambda s: s.merge_users(ADA, Identifiers(id="other")),
+    ],
+    ids=["delete", "suppress", "unsuppress", "merge"],
+)
+def test_person_changing_operations_invalidate_the_hash(
+    service: MessagingService, control: SandboxControl, operation
+) -> None:
+    service.identify_user(ADA, {"plan": "pro"})
+    operation(service)
+    service.identify_user(ADA, {"plan": "pro"})  # a re-created person must be identified again
+    assert len(sent(control)) == 2
+
+
+def test_a_refused_operation_still_invalidated_first(service: MessagingService, control: SandboxControl) -> None:
+    service.identify_user(ADA, {"plan": "pro"})
+    with pytest.raises(BadRequestError):
+        service.merge_users(Identifiers(id="nobody"), ADA)  # Customer.io refuses: primary missing
+    service.identify_user(ADA, {"plan": "pro"})
+    assert len(sent(control)) == 2
+
+
+def test_force_bypasses_the_check(service: MessagingService, control: SandboxControl) -> None:
+    service.identify_user(ADA, {"plan": "pro"})
+    service.identify_user(ADA, {"plan": "pro"}, force=True)
+    assert len(sent(control)) == 2
+
+
+def test_the_setting_turns_it_off(sandbox, control: SandboxControl, firestore_emulator: str, unique: str) -> None:
+    env = {
+        "GOOGLE_CLOUD_PROJECT": "customerio-gcp-test",
+        "CIO_TRACK_URL": sandbox.url,
+        "CIO_SITE_ID": sandbox.credentials.site_id,
+        "CIO_TRACK_API_KEY": sandbox.credentials.track_api_key,
+        "IDENTIFY_HASH_COLLECTION": f"hashes-{unique}",
+    }
+    on = build_service(Settings.from_env(env))
+    on.identify_user(ADA, {"plan": "pro"})
+    on.identify_user(ADA, {"plan": "pro"})
+    off = build_service(Settings.from_env(env | {"IDENTIFY_SKIP_UNCHANGED": "false"}))
+    off.identify_user(ADA, {"plan": "pro"})
+    assert len(sent(control)) == 2
+
+
+class BrokenStore:
+    """A store whose backend is down: every call fails."""
+
+    def create(self, record: IdempotencyRecord) -> bool:
+        raise ConnectionError("store down")
+
+    def get(self, key: str) -> IdempotencyRecord | None:
+        raise ConnectionError("store down")
+
+    def replace(self, record: IdempotencyRecord, *, expected_token: str) -> bool:
+        raise ConnectionError("store down")
+
+    def delete(self, key: str, *, expected_token: str) -> bool:
+        raise ConnectionError("store down")
+
+
+def test_a_failing_store_never_blocks_an_identify_but_blocks_a_delete(
+    track: TrackClient, app: AppClient, control: SandboxControl
+) -> None:
+    service = MessagingService(track, app, synced=SyncedAttributes(BrokenStore()))
+    service.identify_user(ADA, {"plan": "pro"})
+    service.identify_user(ADA, {"plan": "pro"})
+    assert len(sent(control)) == 2
+    with pytest.raises(ConnectionError):
+        service.delete_user(ADA)  # retried by Pub/Sub rather than leaving a stale hash behind
+    assert control.requests("delete") == []
+
+
+def test_emails_are_compared_case_insensitively(service: MessagingService, control: SandboxControl) -> None:
+    service.identify_user(Identifiers(email="Ada@Example.com"), {"plan": "pro"})
+    service.identify_user(Identifiers(email="ada@example.com"), {"plan": "pro"})
+    assert len(sent(control)) == 1
