@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BQ_EMULATOR := .tools/local-bigquery/.installed
 TF_TOOLS := .tools/tf-provider/.installed .tools/checkov/.installed
 
-.PHONY: help install run test lint format schemas sandbox package clean
+.PHONY: help install run test lint format schemas sandbox package cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,3 +52,6 @@ sandbox: $(STAMP) ## run the local Customer.io sandbox on port 8090
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+cost: $(STAMP) $(BQ_EMULATOR) ## measure the functions and price them: $ per million messages and webhook events
+	$(PY) -m bench.cost $(ARGS)

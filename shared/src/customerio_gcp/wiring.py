@@ -15,6 +15,7 @@ from customerio_gcp.customerio.app import AppClient, BearerAuth
 from customerio_gcp.customerio.track import TrackClient
 from customerio_gcp.customerio.transport import USER_AGENT, RetryPolicy
 from customerio_gcp.idempotency import IdempotencyGuard, IdempotencyStore, InMemoryStore, LazyStore
+from customerio_gcp.observability import configure_logging
 from customerio_gcp.secrets import Fetcher, SecretManagerFetcher, Secrets, constant
 from customerio_gcp.service import MessagingService
 from customerio_gcp.settings import Settings
@@ -93,7 +94,9 @@ def build_service(settings: Settings, *, idempotency_store: IdempotencyStore | N
 
 
 def build_webhook_handler(settings: Settings) -> WebhookHandler:
-    """webhook-ingest's handler: signing keys from the secret cache, BigQuery, optional routing."""
+    """webhook-ingest's handler: signing keys from the secret cache, BigQuery, optional routing.
+    Also sends the package's logs to stdout as Cloud Logging JSON, as the delivery functions do."""
+    configure_logging(settings.log_level)
     secrets = build_secrets(settings)
 
     def keys(stale_since: float | None) -> list[str]:

@@ -77,6 +77,7 @@ class SandboxApi:
     # --- entry ------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, host: str, headers: dict[str, str], raw: bytes) -> Answer:
+        started = time.time()
         api, operation, route = self._route(method, path)
         try:
             if route is None:
@@ -96,12 +97,12 @@ class SandboxApi:
         except Refused as refused:
             self.workspace.record(
                 method=method, path=path, host=host, api=api, operation=operation,
-                status=refused.answer.status, body=_safe_json(raw), note=refused.operation,
+                status=refused.answer.status, body=_safe_json(raw), note=refused.operation, started=started,
             )  # fmt: skip
             return refused.answer
         self.workspace.record(
             method=method, path=path, host=host, api=api, operation=operation,
-            status=answer.status, body=_safe_json(raw), note=note,
+            status=answer.status, body=_safe_json(raw), note=note, started=started,
         )  # fmt: skip
         return answer
 

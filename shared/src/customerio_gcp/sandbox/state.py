@@ -25,6 +25,7 @@ class Recorded:
 
     seq: int
     at: float
+    started: float
     method: str
     path: str
     host: str

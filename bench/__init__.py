@@ -1,0 +1,1 @@
+"""Benchmarks and the cost model (`make cost`); figures, never assertions."""
