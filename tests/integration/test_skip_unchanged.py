@@ -124,6 +124,12 @@ class BrokenStore:
     def delete(self, key: str, *, expected_token: str) -> bool:
         raise ConnectionError("store down")
 
+    def get_many(self, keys):
+        raise ConnectionError("store down")
+
+    def put_many(self, records) -> None:
+        raise ConnectionError("store down")
+
 
 def test_a_failing_store_never_blocks_an_identify_but_blocks_a_delete(
     track: TrackClient, app: AppClient, control: SandboxControl

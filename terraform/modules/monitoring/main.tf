@@ -32,6 +32,7 @@ resource "google_logging_metric" "operation_latency" {
   label_extractors = {
     operation = "EXTRACT(jsonPayload.operation)"
     outcome   = "EXTRACT(jsonPayload.outcome)"
+    function  = "EXTRACT(jsonPayload.function)"
   }
   metric_descriptor {
     metric_kind = "DELTA"
@@ -42,6 +43,9 @@ resource "google_logging_metric" "operation_latency" {
     }
     labels {
       key = "outcome"
+    }
+    labels {
+      key = "function"
     }
   }
   bucket_options {
@@ -61,6 +65,7 @@ resource "google_logging_metric" "operation_errors" {
   label_extractors = {
     operation   = "EXTRACT(jsonPayload.operation)"
     error_class = "EXTRACT(jsonPayload.error_class)"
+    function    = "EXTRACT(jsonPayload.function)"
   }
   metric_descriptor {
     metric_kind = "DELTA"
@@ -70,6 +75,9 @@ resource "google_logging_metric" "operation_errors" {
     }
     labels {
       key = "error_class"
+    }
+    labels {
+      key = "function"
     }
   }
 }

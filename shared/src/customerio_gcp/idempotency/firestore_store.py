@@ -6,6 +6,7 @@ collection) deletes old records; until it does, the guard treats an expired reco
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,8 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from customerio_gcp.idempotency.records import IdempotencyRecord, Status, document_id
+
+BATCH = 300  # documents per batched read or write (Firestore allows 500 writes per batch)
 
 
 class FirestoreStore:
@@ -61,6 +64,23 @@ class FirestoreStore:
 
         result: bool = remove(self._client.transaction())
         return result
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
+        found: dict[str, IdempotencyRecord] = {}
+        for start in range(0, len(keys), BATCH):
+            refs = [self._ref(key) for key in keys[start : start + BATCH]]
+            for snapshot in self._client.get_all(refs):
+                record = _from_doc(snapshot.to_dict()) if snapshot.exists else None
+                if record is not None:
+                    found[record.key] = record
+        return found
+
+    def put_many(self, records: Sequence[IdempotencyRecord]) -> None:
+        for start in range(0, len(records), BATCH):
+            batch = self._client.batch()
+            for record in records[start : start + BATCH]:
+                batch.set(self._ref(record.key), _to_doc(record))
+            batch.commit()
 
 
 def _to_doc(record: IdempotencyRecord) -> dict[str, Any]:

@@ -1,0 +1,386 @@
+"""`customerio-gcp`: the operator's tool — dead letters, bulk user sync, pipeline status.
+
+Works against Google Cloud (application default credentials) and against the local emulators
+alike (set PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST, as `make run ARGS=--keep-running`
+prints). Nothing personal is printed unless asked for with --show-data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from customerio_gcp.operations import dead_letters as dlq
+from customerio_gcp.operations.names import Paths, pipeline_paths
+from customerio_gcp.pipeline import TOPIC_KINDS
+
+DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | None) -> float | None:
+    if value is None:
+        return None
+    match = DURATION.match(value.strip())
+    if not match:
+        raise click.BadParameter("use a number and a unit: 90s, 15m, 2h, 3d")
+    return float(match.group(1)) * UNITS[match.group(2)]
+
+
+def human_age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+class Context:
+    def __init__(self, project: str, suffix: str) -> None:
+        self.project = project
+        self.paths = pipeline_paths(project, suffix)
+
+    def selected(self, kinds: tuple[str, ...]) -> list[Paths]:
+        return [self.paths[k] for k in (kinds or TOPIC_KINDS)]  # type: ignore[index]
+
+    @staticmethod
+    def subscriber() -> Any:
+        from google.cloud import pubsub_v1
+
+        return pubsub_v1.SubscriberClient()
+
+    @staticmethod
+    def publisher() -> Any:
+        from google.cloud import pubsub_v1
+
+        return pubsub_v1.PublisherClient()
+
+
+@click.group(help=__doc__)
+@click.option(
+    "--project", envvar="GOOGLE_CLOUD_PROJECT", required=True, help="Google Cloud project [GOOGLE_CLOUD_PROJECT]"
+)
+@click.option("--suffix", default="", hidden=True, help="resource name suffix (local stacks and tests)")
+@click.pass_context
+def cli(ctx: click.Context, project: str, suffix: str) -> None:
+    ctx.obj = Context(project, suffix)
+
+
+# --- dead letters ---------------------------------------------------------------------------------
+
+
+@cli.group(help="Inspect, replay and purge dead-lettered messages.")
+def dlq_group() -> None:
+    pass
+
+
+cli.add_command(dlq_group, name="dlq")
+
+kind_option = click.option(
+    "--kind", "kinds", multiple=True, type=click.Choice(TOPIC_KINDS), help="topic kind (repeatable)"
+)
+reason_option = click.option(
+    "--reason", help="an error class (BadRequestError, RetriesExhausted…) or part of the reason"
+)
+id_option = click.option(
+    "--message-id", "message_ids", multiple=True, help="a dead letter's or its original's message id"
+)
+older_option = click.option("--older-than", help="only dead letters older than this (e.g. 2h)")
+newer_option = click.option("--newer-than", help="only dead letters newer than this (e.g. 1d)")
+
+
+def filters_from(
+    kinds: tuple[str, ...], reason: str | None, ids: tuple[str, ...], older: str | None, newer: str | None
+) -> dlq.Filters:
+    return dlq.Filters(frozenset(kinds), reason, frozenset(ids), parse_duration(older), parse_duration(newer))
+
+
+@dlq_group.command("list", help="Dead letters grouped by reason: counts, oldest age, sample message ids.")
+@kind_option
+@click.pass_obj
+def dlq_list(obj: Context, kinds: tuple[str, ...]) -> None:
+    with dlq.leased(obj.subscriber(), obj.selected(kinds)) as letters:
+        groups = letters.groups()
+    if not groups:
+        click.echo("no dead letters")
+        return
+    click.echo(f"{'topic':<14}{'count':>6}  {'oldest':>7}  {'error class':<22}reason  [samples]")
+    for g in groups:
+        age = human_age(g.oldest_age_s)
+        click.echo(f"{g.kind:<14}{g.count:>6}  {age:>7}  {g.error_class:<22}{g.reason}  [{', '.join(g.samples)}]")
+    click.echo(f"total: {sum(g.count for g in groups)}")
+
+
+@dlq_group.command("show", help="Each matching dead letter with its attributes; its data only with --show-data.")
+@kind_option
+@reason_option
+@id_option
+@older_option
+@newer_option
+@click.option("--show-data", is_flag=True, help="print message bodies (they hold personal data)")
+@click.option("--limit", default=20, show_default=True)
+@click.pass_obj
+def dlq_show(
+    obj: Context,
+    kinds: tuple[str, ...],
+    reason: str | None,
+    message_ids: tuple[str, ...],
+    older_than: str | None,
+    newer_than: str | None,
+    show_data: bool,
+    limit: int,
+) -> None:
+    filters = filters_from(kinds, reason, message_ids, older_than, newer_than)
+    now = datetime.now(UTC)
+    with dlq.leased(obj.subscriber(), obj.selected(kinds)) as letters:
+        matching = [letter for letter in letters.letters if filters.match(letter, now)]
+    for letter in matching[:limit]:
+        age = human_age(letter.age_s(now))
+        click.echo(f"{letter.kind} {letter.message_id} (original {letter.original_message_id}), {age} old")
+        click.echo(f"  {letter.error_class}: {letter.reason}")
+        for key, value in sorted(letter.attributes.items()):
+            if key not in ("dlq_reason", "dlq_error_class"):
+                click.echo(f"  {key} = {value}")
+        data = letter.data.decode(errors="replace") if show_data else f"{len(letter.data)} bytes (--show-data to print)"
+        click.echo(f"  data: {data}")
+    click.echo(f"{len(matching)} matching" + (f", {limit} shown" if len(matching) > limit else ""))
+
+
+@dlq_group.command(
+    "replay", help="Re-publish matching dead letters to their source topic, acking each after its publish."
+)
+@kind_option
+@reason_option
+@id_option
+@older_option
+@newer_option
+@click.option("--dry-run", is_flag=True, help="say what would be replayed, change nothing")
+@click.option("--rate", type=float, default=20.0, show_default=True, help="messages per second")
+@click.pass_obj
+def dlq_replay(
+    obj: Context,
+    kinds: tuple[str, ...],
+    reason: str | None,
+    message_ids: tuple[str, ...],
+    older_than: str | None,
+    newer_than: str | None,
+    dry_run: bool,
+    rate: float,
+) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    filters = filters_from(kinds, reason, message_ids, older_than, newer_than)
+    paths = {p.kind: p for p in obj.selected(kinds)}
+    with (
+        dlq.leased(obj.subscriber(), paths.values()) as letters,
+        Progress(transient=True, console=Console(stderr=True)) as progress,
+    ):
+        now = datetime.now(UTC)
+        task = progress.add_task("replaying", total=sum(1 for letter in letters.letters if filters.match(letter, now)))
+        report = dlq.replay(
+            letters,
+            obj.publisher(),
+            {str(k): v for k, v in paths.items()},
+            filters,
+            dry_run=dry_run,
+            rate_per_s=rate,
+            progress=lambda _letter: progress.advance(task),
+        )
+    verb = "would replay" if dry_run else "replayed"
+    click.echo(f"{verb} {len(report.replayed)}, left {report.skipped} in place, {len(report.failed)} failed to publish")
+    for original, error in report.failed:
+        click.echo(f"  failed: {original} ({error}); it stays in its dead-letter subscription")
+    if report.failed:
+        sys.exit(1)
+
+
+@dlq_group.command("purge", help="Acknowledge (delete) matching dead letters.")
+@kind_option
+@reason_option
+@id_option
+@older_option
+@newer_option
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.pass_obj
+def dlq_purge(
+    obj: Context,
+    kinds: tuple[str, ...],
+    reason: str | None,
+    message_ids: tuple[str, ...],
+    older_than: str | None,
+    newer_than: str | None,
+    yes: bool,
+) -> None:
+    filters = filters_from(kinds, reason, message_ids, older_than, newer_than)
+    with dlq.leased(obj.subscriber(), obj.selected(kinds)) as letters:
+        now = datetime.now(UTC)
+        count = sum(1 for letter in letters.letters if filters.match(letter, now))
+        if count == 0:
+            click.echo("nothing matches")
+            return
+        if not yes and not click.confirm(f"Delete {count} dead letter(s) for good?", default=False):
+            click.echo("nothing purged")
+            return
+        click.echo(f"purged {dlq.purge(letters, filters)}")
+
+
+# --- bulk user sync ---------------------------------------------------------------------------------
+
+
+@cli.group(help="Bulk operations on people.")
+def sync() -> None:
+    pass
+
+
+@sync.command("users", help="Sync users from a CSV/JSON-lines file or a SQL query with the repository rules.")
+@click.argument("source", required=False)
+@click.option("--sql-url", help="SQLAlchemy URL, e.g. postgresql://user@host/db or sqlite:///users.db")
+@click.option("--query", help="SQL returning id, email, opted_out, deleted, updated_at and attribute columns")
+@click.option(
+    "--via",
+    type=click.Choice(["batch", "pubsub"]),
+    default="batch",
+    show_default=True,
+    help="batch: straight through Track v2 batches; pubsub: publish to the identify topic",
+)
+@click.option("--rate", type=float, default=100.0, show_default=True, help="requests per second (batch)")
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="progress file (default: SOURCE.checkpoint.json)")
+@click.option("--rejects", type=click.Path(path_type=Path), help="rejected rows (default: SOURCE.rejects.csv)")
+@click.option("--restart", is_flag=True, help="ignore an existing checkpoint")
+@click.option(
+    "--skip-unchanged/--no-skip-unchanged",
+    default=True,
+    show_default=True,
+    help="do not send identifies Customer.io already has (batch)",
+)
+@click.pass_obj
+def sync_users(
+    obj: Context,
+    source: str | None,
+    sql_url: str | None,
+    query: str | None,
+    via: str,
+    rate: float,
+    checkpoint: Path | None,
+    rejects: Path | None,
+    restart: bool,
+    skip_unchanged: bool,
+) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from customerio_gcp.operations import user_sync
+    from customerio_gcp.operations.sources import open_source
+    from customerio_gcp.settings import Settings
+    from customerio_gcp.synced_attributes import SyncedAttributes
+    from customerio_gcp.wiring import build_http_client, build_idempotency_store, build_secrets, build_track_client
+
+    try:
+        src = open_source(source, sql_url=sql_url, query=query)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    base = Path(source) if source else Path("sql-sync")
+    rejects_file = user_sync.Rejects(rejects or base.with_name(base.name + ".rejects.csv"))
+    stop = user_sync.StopFlag()
+    stop.install()
+    total = src.count()
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.0f} rows/s"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task("syncing users", total=total, rate=0.0)
+
+        def on_progress(report: user_sync.SyncReport) -> None:
+            elapsed = max(1e-6, progress.tasks[task].elapsed or 1e-6)
+            progress.update(task, completed=report.rows, rate=report.rows / elapsed)
+
+        if via == "pubsub":
+            from customerio_gcp.publishing import Publisher
+
+            topics = {k: p.topic.rsplit("/", 1)[1] for k, p in obj.paths.items()}
+            report = user_sync.via_pubsub(
+                src, Publisher(obj.project, topics=topics), rejects=rejects_file, stop=stop, on_progress=on_progress
+            )
+        else:
+            settings = Settings.from_env()
+            track = build_track_client(settings, build_secrets(settings), build_http_client(settings))
+            synced = None
+            if skip_unchanged and settings.identify_skip_unchanged:
+                synced = SyncedAttributes(build_idempotency_store(settings, settings.identify_hash_collection))
+            state = user_sync.Checkpoint.load(
+                checkpoint or base.with_name(base.name + ".checkpoint.json"), src.fingerprint, restart=restart
+            )
+            report = user_sync.via_batch(
+                src,
+                track,
+                checkpoint=state,
+                rejects=rejects_file,
+                rate_per_s=rate,
+                synced=synced,
+                stop=stop,
+                on_progress=on_progress,
+            )
+    rejects_file.close()
+    click.echo(json.dumps(report.as_dict()))
+    click.echo(
+        f"{report.rows} rows, {report.operations} operations: {report.sent} sent in {report.requests} requests, "
+        f"{report.skipped_unchanged} unchanged skipped, {report.rejected} rejected, {report.elapsed_s:.1f}s"
+    )
+    if report.interrupted:
+        click.echo("interrupted: run the same command again to resume from the checkpoint", err=True)
+        sys.exit(130)
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+
+@cli.command(help="Topics, subscriptions, backlogs and dead letters; last hour's counts from Cloud Monitoring.")
+@click.pass_obj
+def status(obj: Context) -> None:
+    import os
+
+    from customerio_gcp.operations.status import collect
+
+    monitoring = None
+    if not os.environ.get("PUBSUB_EMULATOR_HOST"):
+        try:
+            from google.cloud import monitoring_v3
+
+            monitoring = monitoring_v3.MetricServiceClient()
+        except Exception as exc:  # no credentials, no API: show what Pub/Sub can tell
+            click.echo(f"Cloud Monitoring not reachable ({type(exc).__name__}): backlog and counts unavailable")
+    else:
+        click.echo("emulator: backlog, message age and counts come from Cloud Monitoring and are not shown")
+    for s in collect(obj.paths, obj.publisher(), obj.subscriber(), monitoring, obj.project):  # type: ignore[arg-type]
+        if not s.topic_exists:
+            click.echo(f"{s.kind:<14} topic missing")
+            continue
+
+        def show(value: object) -> str:
+            return "n/a" if value is None else str(value)
+
+        age = human_age(s.oldest_unacked_s) if s.oldest_unacked_s is not None else "n/a"
+        click.echo(
+            f"{s.kind:<14} push→{s.push_endpoint or '?'}  attempts {show(s.max_delivery_attempts)}  "
+            f"backoff {show(s.backoff)}  "
+            f"backlog {show(s.backlog)}  oldest {age}  dead letters {show(s.dead_letters)}  "
+            f"last hour: delivered {show(s.delivered_last_hour)}, failed {show(s.failed_last_hour)}"
+        )
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

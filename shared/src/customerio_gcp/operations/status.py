@@ -1,0 +1,109 @@
+"""What the pipeline looks like now: per topic, the push subscription's settings, its backlog and
+oldest unacknowledged message, dead letters waiting, and the last hour's delivered/failed counts.
+
+Backlog, age and counts come from Cloud Monitoring when it is reachable (real Google Cloud); the
+emulators expose none of it, so there the status shows configuration and dead letters only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from customerio_gcp.operations.dead_letters import leased
+from customerio_gcp.operations.names import Paths
+
+
+@dataclass
+class TopicStatus:
+    kind: str
+    topic_exists: bool
+    push_endpoint: str | None = None
+    max_delivery_attempts: int | None = None
+    backoff: str | None = None
+    dead_letters: int | None = None
+    backlog: int | None = None
+    oldest_unacked_s: float | None = None
+    delivered_last_hour: int | None = None
+    failed_last_hour: int | None = None
+
+
+def collect(
+    paths: dict[str, Paths], publisher: Any, subscriber: Any, monitoring: Any | None, project: str
+) -> list[TopicStatus]:
+    from google.api_core.exceptions import NotFound
+
+    statuses = []
+    for kind, p in paths.items():
+        status = TopicStatus(kind, topic_exists=True)
+        try:
+            publisher.get_topic(request={"topic": p.topic})
+        except NotFound:
+            status.topic_exists = False
+            statuses.append(status)
+            continue
+        try:
+            sub = subscriber.get_subscription(request={"subscription": p.push_subscription})
+            status.push_endpoint = sub.push_config.push_endpoint or None
+            status.max_delivery_attempts = sub.dead_letter_policy.max_delivery_attempts or None
+            retry = sub.retry_policy
+            status.backoff = f"{retry.minimum_backoff.total_seconds():g}s–{retry.maximum_backoff.total_seconds():g}s"
+        except NotFound:
+            pass
+        try:
+            with leased(subscriber, [p], limit=10_000) as letters:
+                status.dead_letters = len(letters.letters)
+        except NotFound:
+            status.dead_letters = None
+        if monitoring is not None:
+            _from_monitoring(status, monitoring, project, p)
+        statuses.append(status)
+    return statuses
+
+
+def _from_monitoring(status: TopicStatus, client: Any, project: str, paths: Paths) -> None:
+    from google.cloud import monitoring_v3
+
+    now = time.time()
+    interval = monitoring_v3.TimeInterval(end_time={"seconds": int(now)}, start_time={"seconds": int(now - 3600)})
+    subscription_id = paths.push_subscription.rsplit("/", 1)[1]
+
+    def latest(metric: str) -> float | None:
+        series = client.list_time_series(
+            request={
+                "name": f"projects/{project}",
+                "filter": f'metric.type="{metric}" AND resource.labels.subscription_id="{subscription_id}"',
+                "interval": interval,
+                "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
+            }
+        )
+        for item in series:
+            for point in item.points:
+                value = point.value
+                return float(value.int64_value or value.double_value)
+        return None
+
+    def total(metric: str, extra: str) -> int:
+        series = client.list_time_series(
+            request={
+                "name": f"projects/{project}",
+                "filter": f'metric.type="{metric}" AND metric.labels.function="{status.kind}"{extra}',
+                "interval": interval,
+                "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
+            }
+        )
+        count = 0
+        for item in series:
+            for point in item.points:
+                value = point.value
+                count += int(value.int64_value or value.distribution_value.count)
+        return count
+
+    backlog = latest("pubsub.googleapis.com/subscription/num_undelivered_messages")
+    status.backlog = int(backlog) if backlog is not None else None
+    status.oldest_unacked_s = latest("pubsub.googleapis.com/subscription/oldest_unacked_message_age")
+    status.delivered_last_hour = total(
+        "logging.googleapis.com/user/customerio/operation_latency", ' AND metric.labels.outcome="success"'
+    )
+    status.failed_last_hour = total("logging.googleapis.com/user/customerio/operation_errors", "")
