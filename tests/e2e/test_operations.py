@@ -1,0 +1,126 @@
+"""The operator's commands against the running pipeline: dead letters are listed by reason,
+replayed to their source topic (delivered once, never sent twice), filtered, purged; status."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from click.testing import CliRunner
+from google.cloud import pubsub_v1
+
+from customerio_gcp.cli import cli
+from customerio_gcp.customerio import Identifiers
+from customerio_gcp.local.stack import wait_until
+from customerio_gcp.messages import IdentifyPerson, SendEmail, TrackEvent
+from customerio_gcp.messages.codec import encode
+from tests.e2e.conftest import Pipeline
+
+
+def run(pipeline: Pipeline, *args: str, input: str | None = None):
+    stack = pipeline.stack
+    return CliRunner().invoke(cli, ["--project", stack.project, "--suffix", stack.suffix, *args], input=input)
+
+
+def in_dead_letters(pipeline: Pipeline, kind: str, original_ids: set[str]) -> set[str]:
+    stack = pipeline.stack
+    found = set()
+    for message in stack.pull_dead_letters(kind):  # not acknowledged: they stay
+        original = message.attributes.get("dlq_original_message_id", message.message_id)
+        if original in original_ids:
+            found.add(original)
+    return found
+
+
+def test_replay_delivers_each_dead_letter_once_and_leaves_the_filtered_out(pipeline: Pipeline) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    people = [f"dl-{run_id}-{i}" for i in range(3)]
+    control = pipeline.control
+    # Customer.io refuses these people for now (a 400): their messages are dead-lettered at once.
+    control.set_faults(
+        {"scripted": [{"status": 400, "count": 1, "path_contains": f"/customers/{who}"} for who in people]}
+    )
+    ids = [
+        pipeline.publisher.publish(IdentifyPerson(identifiers=Identifiers(id=people[0]), attributes={"plan": "pro"})),
+        pipeline.publisher.publish(IdentifyPerson(identifiers=Identifiers(id=people[1]), attributes={"plan": "team"})),
+        pipeline.publisher.publish(
+            TrackEvent(identifiers=Identifiers(id=people[2]), name="ordered", timestamp=1_700_000_000)
+        ),
+    ]
+    raw = pubsub_v1.PublisherClient()
+    invalid = raw.publish(pipeline.stack.topology["identify"].topic, b'{"op": "identify", "identifiers": {}}').result()
+    # A send that went out, and a copy of it dead-lettered anyway (say, after an ambiguous timeout).
+    send = SendEmail(
+        transactional_message_id=9,
+        to=f"{run_id}@example.com",
+        identifiers=Identifiers(id=people[0]),
+        idempotency_key=f"once-{run_id}",
+    )
+    pipeline.publisher.publish(send)
+    assert wait_until(
+        lambda: any(d["request"].get("to") == f"{run_id}@example.com" for d in control.deliveries()), timeout=30
+    )
+    copy_id = raw.publish(pipeline.stack.topology["transactional"].dead_letter_topic, encode(send), op="send_email",
+                          dlq_error_class="RequestTimeoutError", dlq_reason="no answer in time").result()  # fmt: skip
+    assert wait_until(
+        lambda: in_dead_letters(pipeline, "identify", {ids[0], ids[1], invalid}) == {ids[0], ids[1], invalid},
+        timeout=30,
+    )
+    assert wait_until(lambda: in_dead_letters(pipeline, "track", {ids[2]}) == {ids[2]}, timeout=30)
+
+    listed = run(pipeline, "dlq", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "BadRequestError" in listed.output and "InvalidMessageError" in listed.output
+    assert f"{run_id}@example.com" not in listed.output  # no personal data unless asked for
+
+    dry = run(pipeline, "dlq", "replay", "--reason", "BadRequestError", "--dry-run")
+    assert dry.exit_code == 0 and "would replay" in dry.output
+    assert in_dead_letters(pipeline, "identify", {ids[0], ids[1]}) == {ids[0], ids[1]}  # a dry run changes nothing
+
+    replayed = run(pipeline, "dlq", "replay", "--reason", "BadRequestError", "--rate", "50")
+    assert replayed.exit_code == 0, replayed.output
+    again = run(pipeline, "dlq", "replay", "--kind", "transactional", "--message-id", copy_id)
+    assert again.exit_code == 0, again.output
+
+    # Delivered once each; the send that had gone out is not sent again; the filtered-out letter stays.
+    assert wait_until(lambda: all(control.person(p) for p in people[:2]), timeout=30)
+    assert wait_until(lambda: any(e.get("customer") == people[2] for e in control.events()), timeout=30)
+    assert [r["status"] for r in control.requests("identify") if f"/customers/{people[0]}" in r["path"]] == [400, 200]
+    assert sum(1 for e in control.events() if e.get("customer") == people[2]) == 1
+    assert not wait_until(
+        lambda: sum(1 for d in control.deliveries() if d["request"].get("to") == f"{run_id}@example.com") > 1, timeout=5
+    )
+    assert in_dead_letters(pipeline, "identify", {ids[0], ids[1], invalid}) == {invalid}
+    assert in_dead_letters(pipeline, "track", {ids[2]}) == set()
+
+    # Purge asks first; "no" keeps the letter.
+    kept = run(pipeline, "dlq", "purge", "--message-id", invalid, input="n\n")
+    assert kept.exit_code == 0 and "nothing purged" in kept.output
+    assert in_dead_letters(pipeline, "identify", {invalid}) == {invalid}
+    purged = run(pipeline, "dlq", "purge", "--message-id", invalid, input="y\n")
+    assert purged.exit_code == 0 and "purged 1" in purged.output
+    assert in_dead_letters(pipeline, "identify", {invalid}) == set()
+
+
+def test_show_hides_data_unless_asked(pipeline: Pipeline) -> None:
+    raw = pubsub_v1.PublisherClient()
+    secret = f"{uuid.uuid4().hex[:8]}@example.com"
+    body = json.dumps({"op": "identify", "identifiers": {"email": secret, "id": "x"}}).encode()
+    message_id = raw.publish(pipeline.stack.topology["identify"].topic, body).result()
+    assert wait_until(lambda: in_dead_letters(pipeline, "identify", {message_id}) == {message_id}, timeout=30)
+    hidden = run(pipeline, "dlq", "show", "--message-id", message_id)
+    assert hidden.exit_code == 0 and secret not in hidden.output and "bytes (--show-data to print)" in hidden.output
+    shown = run(pipeline, "dlq", "show", "--message-id", message_id, "--show-data")
+    assert secret in shown.output
+    run(pipeline, "dlq", "purge", "--message-id", message_id, "--yes")
+
+
+def test_status_against_the_emulators(pipeline: Pipeline) -> None:
+    result = run(pipeline, "status")
+    assert result.exit_code == 0, result.output
+    assert "emulator: backlog, message age and counts come from Cloud Monitoring" in result.output
+    lines = [
+        line for line in result.output.splitlines() if line.split(" ")[0] in ("identify", "track", "transactional")
+    ]
+    assert len(lines) == 3
+    assert all("attempts 5" in line and "backoff 1s–3s" in line and "dead letters" in line for line in lines)
