@@ -124,3 +124,30 @@ def test_status_against_the_emulators(pipeline: Pipeline) -> None:
     ]
     assert len(lines) == 3
     assert all("attempts 5" in line and "backoff 1s–3s" in line and "dead letters" in line for line in lines)
+
+
+def test_a_send_with_an_unknown_outcome_waits_in_the_dead_letters_until_replayed(pipeline: Pipeline) -> None:
+    run_id = uuid.uuid4().hex[:8]
+    to = f"unknown-{run_id}@example.com"
+    control = pipeline.control
+    control.set_faults({"scripted": [{"status": 503, "count": 1, "path_contains": "/v1/send/email"}]})
+    message_id = pipeline.publisher.publish(
+        SendEmail(transactional_message_id=4, to=to, identifiers=Identifiers(id=run_id), idempotency_key=f"u-{run_id}")
+    )
+    assert wait_until(lambda: in_dead_letters(pipeline, "transactional", {message_id}) == {message_id}, timeout=30)
+    [letter] = [
+        m
+        for m in pipeline.stack.pull_dead_letters("transactional")
+        if m.attributes.get("dlq_original_message_id") == message_id
+    ]
+    assert letter.attributes["dlq_error_class"] == "OutcomeUnknownError"
+    assert "not retried automatically to avoid a duplicate" in letter.attributes["dlq_reason"]
+
+    replayed = run(pipeline, "dlq", "replay", "--reason", "OutcomeUnknownError", "--message-id", message_id)
+    assert replayed.exit_code == 0, replayed.output
+
+    def sends() -> list[dict]:
+        return [r for r in control.requests("send_email") if r["body"] and r["body"].get("to") == to]
+
+    assert wait_until(lambda: [r["status"] for r in sends()] == [503, 200], timeout=30)
+    assert not wait_until(lambda: len(sends()) > 2, timeout=3)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from customerio_gcp.customerio import AppClient, Identifiers, ServerError
+from customerio_gcp.customerio import AppClient, Identifiers, RateLimitedError
 from customerio_gcp.customerio.app import EmailRequest
 from customerio_gcp.customerio.track import TrackClient
 from customerio_gcp.idempotency import (
@@ -18,6 +18,7 @@ from customerio_gcp.idempotency import (
     IdempotencyRecord,
     IdempotencyStore,
     InMemoryStore,
+    OutcomeUnknownError,
     SendInProgressError,
     Status,
 )
@@ -86,16 +87,35 @@ def test_same_content_without_a_key_is_sent_once(
     assert len(control.requests("send_email")) == 2
 
 
-def test_a_failed_send_can_be_retried(
+def test_a_send_that_failed_before_reaching_customerio_can_be_retried(
     track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
 ) -> None:
     service = service_with(track, app, IdempotencyGuard(store))
-    control.set_faults({"scripted": [{"status": 503, "count": 1}]})
-    with pytest.raises(ServerError):
+    control.set_faults({"scripted": [{"status": 429, "count": 3, "retry_after": 0}]})  # more than 3 attempts
+    with pytest.raises(RateLimitedError):
         service.send_transactional(EMAIL, idempotency_key="k1")
     delivery = service.send_transactional(EMAIL, idempotency_key="k1")
     assert delivery.delivery_id
+    assert [r["status"] for r in control.requests("send_email")] == [429, 429, 429, 200]
+
+
+def test_an_ambiguous_failure_is_not_repeated_until_an_operator_replays_it(
+    track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
+) -> None:
+    service = service_with(track, app, IdempotencyGuard(store))
+    control.set_faults({"scripted": [{"status": 503, "count": 1}]})  # may have been sent
+    with pytest.raises(OutcomeUnknownError) as caught:
+        service.send_transactional(EMAIL, idempotency_key="k-unknown")
+    assert not caught.value.retryable  # permanent: it goes to the dead-letter topic with this reason
+    assert "replay the dead letter" in caught.value.reason
+    record = store.get("send_email:k-unknown")
+    assert record is not None and record.status is Status.UNKNOWN
+    with pytest.raises(OutcomeUnknownError):  # a redelivery does not send it again
+        service.send_transactional(EMAIL, idempotency_key="k-unknown")
+    assert len(control.requests("send_email")) == 1
+    delivery = service.send_transactional(EMAIL, idempotency_key="k-unknown", resend_unknown=True)  # the replay
     assert [r["status"] for r in control.requests("send_email")] == [503, 200]
+    assert service.send_transactional(EMAIL, idempotency_key="k-unknown") == delivery  # completed now
 
 
 def test_an_expired_lease_can_be_taken_over(

@@ -169,36 +169,53 @@ class MessagingService:
 
     # --- sends without server-side idempotency ----------------------------------------------
 
-    def send_transactional(self, request: EmailRequest, *, idempotency_key: str | None = None) -> Delivery:
-        """Send a transactional email at most once per key (or per identical content)."""
-        return self._send("send_email", request, idempotency_key, self._app.send_email)
+    def send_transactional(
+        self, request: EmailRequest, *, idempotency_key: str | None = None, resend_unknown: bool = False
+    ) -> Delivery:
+        """Send a transactional email at most once per key (or per identical content).
+        `resend_unknown` is for an operator's replay of a send whose outcome was unknown."""
+        return self._send("send_email", request, idempotency_key, self._app.send_email, resend_unknown)
 
-    def send_push(self, request: PushRequest, *, idempotency_key: str | None = None) -> Delivery:
-        return self._send("send_push", request, idempotency_key, self._app.send_push)
+    def send_push(
+        self, request: PushRequest, *, idempotency_key: str | None = None, resend_unknown: bool = False
+    ) -> Delivery:
+        return self._send("send_push", request, idempotency_key, self._app.send_push, resend_unknown)
 
-    def send_sms(self, request: SmsRequest, *, idempotency_key: str | None = None) -> Delivery:
-        return self._send("send_sms", request, idempotency_key, self._app.send_sms)
+    def send_sms(
+        self, request: SmsRequest, *, idempotency_key: str | None = None, resend_unknown: bool = False
+    ) -> Delivery:
+        return self._send("send_sms", request, idempotency_key, self._app.send_sms, resend_unknown)
 
-    def trigger_broadcast(self, trigger: BroadcastTrigger, *, idempotency_key: str | None = None) -> str:
+    def trigger_broadcast(
+        self, trigger: BroadcastTrigger, *, idempotency_key: str | None = None, resend_unknown: bool = False
+    ) -> str:
         payload = trigger.body() | {"broadcast_id": trigger.broadcast_id}
         key = "trigger_broadcast:" + (idempotency_key or content_hash(payload))
         with timed("trigger_broadcast", broadcast_id=trigger.broadcast_id) as op:
-            outcome = self._guard.run(key, payload, lambda: {"trigger_id": self._app.trigger_broadcast(trigger)})
+            outcome = self._guard.run(
+                key,
+                payload,
+                lambda: {"trigger_id": self._app.trigger_broadcast(trigger)},
+                resend_unknown=resend_unknown,
+            )
             op.fields["replayed"] = outcome.replayed
         return str(outcome.result.get("trigger_id", ""))
 
-    def _send(self, operation: str, request: Any, idempotency_key: str | None, call: Any) -> Delivery:
+    def _send(
+        self, operation: str, request: Any, idempotency_key: str | None, call: Any, resend_unknown: bool
+    ) -> Delivery:
         payload = request.body()
         key = f"{operation}:" + (idempotency_key or content_hash(payload))
         with timed(operation, identifier_kind=request.identifiers.kind) as op:
-            outcome = self._guard.run(key, payload, lambda: call(request).model_dump())
+            outcome = self._guard.run(key, payload, lambda: call(request).model_dump(), resend_unknown=resend_unknown)
             op.fields.update(replayed=outcome.replayed, delivery_id=outcome.result.get("delivery_id"))
         return Delivery.model_validate(outcome.result)
 
     # --- messages from the topics -----------------------------------------------------------
 
-    def handle(self, message: m.Message) -> Handled:
-        """Perform what one validated topic message asks for."""
+    def handle(self, message: m.Message, *, replayed: bool = False) -> Handled:
+        """Perform what one validated topic message asks for. `replayed`: an operator re-published
+        it from a dead-letter topic, which allows resending a send whose outcome was unknown."""
         match message:
             case m.IdentifyPerson():
                 self.identify_user(
@@ -247,18 +264,24 @@ class MessagingService:
                 return Handled(message.op, {"event_id": ulid})
             case m.SendEmail():
                 delivery = self.send_transactional(
-                    _request(EmailRequest, message), idempotency_key=message.idempotency_key
+                    _request(EmailRequest, message), idempotency_key=message.idempotency_key, resend_unknown=replayed
                 )
                 return Handled(message.op, {"delivery_id": delivery.delivery_id})
             case m.SendPush():
-                delivery = self.send_push(_request(PushRequest, message), idempotency_key=message.idempotency_key)
+                delivery = self.send_push(
+                    _request(PushRequest, message), idempotency_key=message.idempotency_key, resend_unknown=replayed
+                )
                 return Handled(message.op, {"delivery_id": delivery.delivery_id})
             case m.SendSms():
-                delivery = self.send_sms(_request(SmsRequest, message), idempotency_key=message.idempotency_key)
+                delivery = self.send_sms(
+                    _request(SmsRequest, message), idempotency_key=message.idempotency_key, resend_unknown=replayed
+                )
                 return Handled(message.op, {"delivery_id": delivery.delivery_id})
             case m.TriggerBroadcast():
                 trigger_id = self.trigger_broadcast(
-                    _request(BroadcastTrigger, message), idempotency_key=message.idempotency_key
+                    _request(BroadcastTrigger, message),
+                    idempotency_key=message.idempotency_key,
+                    resend_unknown=replayed,
                 )
                 return Handled(message.op, {"trigger_id": trigger_id})
         return Handled(message.op)

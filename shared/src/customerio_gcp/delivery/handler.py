@@ -89,7 +89,8 @@ class PubSubDelivery:
         ):
             try:
                 message = decode(self.topic, pushed.data)
-                handled = runtime.service.handle(message)
+                # `replayed_from` is set by `customerio-gcp dlq replay`: an operator's decision.
+                handled = runtime.service.handle(message, replayed="replayed_from" in pushed.attributes)
             except PermanentError as error:
                 self._dead_letter(runtime, pushed, error)
                 return DeliveryOutcome.DEAD_LETTERED

@@ -9,6 +9,7 @@ from customerio_gcp.idempotency.guard import (
     IdempotencyGuard,
     IdempotencyKeyReusedError,
     Outcome,
+    OutcomeUnknownError,
     SendInProgressError,
 )
 from customerio_gcp.idempotency.records import IdempotencyRecord, Status
@@ -22,6 +23,7 @@ __all__ = [
     "InMemoryStore",
     "LazyStore",
     "Outcome",
+    "OutcomeUnknownError",
     "SendInProgressError",
     "Status",
 ]

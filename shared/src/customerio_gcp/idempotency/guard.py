@@ -1,11 +1,16 @@
 """Run an action at most once per idempotency key, across processes sharing a store.
 
 Delivery semantics, stated plainly: a COMPLETED record makes every later duplicate return the
-stored result without calling Customer.io. A failed call deletes the record so the message can be
-retried. A call that fails *ambiguously* (a read timeout or 5xx after the request left) may have
-been applied by Customer.io, which offers no idempotency key for sends: we still release the
-record and let the retry send again, choosing at-least-once over silently losing the email. The
-window is one timeout per send and is visible in the metrics (`maybe_applied`).
+stored result without calling Customer.io. A call that failed before Customer.io could act on it
+(refused connection, 429, 4xx) deletes the record, so the message can be retried.
+
+A call that fails *ambiguously* — a read timeout or a 5xx after the request left — may have been
+applied by Customer.io, which offers no idempotency key for sends. Retrying could send the email
+twice; not retrying could lose it. We do neither silently: the record turns UNKNOWN and
+`OutcomeUnknownError` (permanent) sends the message to its dead-letter topic with that reason.
+An operator checks Customer.io's delivery log and replays it (`customerio-gcp dlq replay`) to
+send it anyway: a replay may take over an UNKNOWN record (`resend_unknown`). So a send is never
+repeated without a person deciding, and never lost.
 """
 
 from __future__ import annotations
@@ -32,6 +37,16 @@ class IdempotencyKeyReusedError(PermanentError):
     """The key was used before with a different payload: a caller bug, never resolved by retrying."""
 
 
+class OutcomeUnknownError(PermanentError):
+    """Customer.io may or may not have sent this; repeating it automatically could send it twice."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(
+            f"Customer.io may already have sent this ({cause}); not retried automatically to avoid a duplicate: "
+            "check the delivery in Customer.io, then replay the dead letter to send it anyway"
+        )
+
+
 @dataclass(frozen=True)
 class Outcome:
     result: dict[str, Any]
@@ -53,17 +68,24 @@ class IdempotencyGuard:
         self._ttl_s = ttl_s
         self._clock = clock
 
-    def run(self, key: str, payload: Any, action: Callable[[], dict[str, Any]]) -> Outcome:
-        """Call `action` unless `key` already completed; `payload` catches a reused key."""
+    def run(
+        self, key: str, payload: Any, action: Callable[[], dict[str, Any]], *, resend_unknown: bool = False
+    ) -> Outcome:
+        """Call `action` unless `key` already completed; `payload` catches a reused key.
+        `resend_unknown`: an operator's replay may send again what ended UNKNOWN."""
         payload_hash = content_hash(payload)
         token = uuid.uuid4().hex
-        replayed = self._acquire(key, payload_hash, token)
+        replayed = self._acquire(key, payload_hash, token, resend_unknown=resend_unknown)
         if replayed is not None:
             return replayed
         now = self._clock()
         try:
             result = action()
-        except BaseException:
+        except BaseException as exc:
+            if getattr(exc, "maybe_applied", False):
+                unknown = IdempotencyRecord(key, Status.UNKNOWN, payload_hash, token, now, now + self._ttl_s)
+                self._store.replace(unknown, expected_token=token)
+                raise OutcomeUnknownError(getattr(exc, "reason", type(exc).__name__)) from exc
             if not self._store.delete(key, expected_token=token):
                 log(logging.WARNING, "idempotency record was taken over before release", idempotency="lost_lease")
             raise
@@ -74,7 +96,7 @@ class IdempotencyGuard:
             log(logging.WARNING, "idempotency lease lost before completion", idempotency="lost_lease")
         return Outcome(result, replayed=False)
 
-    def _acquire(self, key: str, payload_hash: str, token: str) -> Outcome | None:
+    def _acquire(self, key: str, payload_hash: str, token: str, *, resend_unknown: bool) -> Outcome | None:
         """Take the record for this attempt, or return the completed outcome to replay."""
         for _ in range(3):
             now = self._clock()
@@ -94,6 +116,13 @@ class IdempotencyGuard:
                 raise IdempotencyKeyReusedError("idempotency key reused with a different payload")
             if existing.status is Status.COMPLETED:
                 return Outcome(existing.result or {}, replayed=True)
+            if existing.status is Status.UNKNOWN:
+                if not resend_unknown:
+                    raise OutcomeUnknownError("an earlier attempt's outcome is unknown")
+                if self._store.replace(record, expected_token=existing.token):
+                    log(logging.WARNING, "resending a send whose outcome was unknown", idempotency="resend_unknown")
+                    return None
+                continue
             if existing.lease_expires_at > now:
                 raise SendInProgressError("another attempt holds this idempotency key")
             if self._store.replace(record, expected_token=existing.token):

@@ -11,6 +11,7 @@ from typing import Any
 class Status(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
+    UNKNOWN = "UNKNOWN"  # the call failed after Customer.io may have acted on it
 
 
 @dataclass(frozen=True)
