@@ -130,7 +130,7 @@ def test_a_send_with_an_unknown_outcome_waits_in_the_dead_letters_until_replayed
     run_id = uuid.uuid4().hex[:8]
     to = f"unknown-{run_id}@example.com"
     control = pipeline.control
-    control.set_faults({"scripted": [{"status": 503, "count": 1, "path_contains": "/v1/send/email"}]})
+    control.set_faults({"scripted": [{"status": 500, "count": 1, "path_contains": "/v1/send/email"}]})
     message_id = pipeline.publisher.publish(
         SendEmail(transactional_message_id=4, to=to, identifiers=Identifiers(id=run_id), idempotency_key=f"u-{run_id}")
     )
@@ -149,5 +149,5 @@ def test_a_send_with_an_unknown_outcome_waits_in_the_dead_letters_until_replayed
     def sends() -> list[dict]:
         return [r for r in control.requests("send_email") if r["body"] and r["body"].get("to") == to]
 
-    assert wait_until(lambda: [r["status"] for r in sends()] == [503, 200], timeout=30)
+    assert wait_until(lambda: [r["status"] for r in sends()] == [500, 200], timeout=30)
     assert not wait_until(lambda: len(sends()) > 2, timeout=3)

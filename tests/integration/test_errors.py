@@ -121,14 +121,24 @@ def test_5xx_are_transient_and_retried_for_idempotent_calls(
 
 
 def test_a_transactional_send_is_not_repeated_after_a_5xx(sandbox: Sandbox, control: SandboxControl) -> None:
-    """A 5xx may come after Customer.io queued the email: the client must not send it again."""
-    control.set_faults({"scripted": [{"status": 503, "count": 1}]})
+    """A 500 may come after Customer.io queued the email: the client must not send it again."""
+    control.set_faults({"scripted": [{"status": 500, "count": 1}]})
     with pytest.raises(ServerError) as caught:
         app_client(sandbox, Sleeps()).send_email(
             EmailRequest(transactional_message_id=1, to="a@example.com", identifiers=WHO)
         )
     assert caught.value.maybe_applied
     assert len(control.requests("send_email")) == 1
+
+
+def test_a_transactional_send_is_retried_after_a_503(sandbox: Sandbox, control: SandboxControl) -> None:
+    """503: the server would not take the request, so nothing was sent and repeating is safe."""
+    control.set_faults({"scripted": [{"status": 503, "count": 1}]})
+    delivery = app_client(sandbox, Sleeps()).send_email(
+        EmailRequest(transactional_message_id=1, to="a@example.com", identifiers=WHO)
+    )
+    assert delivery.delivery_id
+    assert [r["status"] for r in control.requests("send_email")] == [503, 200]
 
 
 def test_a_transactional_send_is_retried_after_a_429(sandbox: Sandbox, control: SandboxControl) -> None:

@@ -103,7 +103,7 @@ def test_an_ambiguous_failure_is_not_repeated_until_an_operator_replays_it(
     track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
 ) -> None:
     service = service_with(track, app, IdempotencyGuard(store))
-    control.set_faults({"scripted": [{"status": 503, "count": 1}]})  # may have been sent
+    control.set_faults({"scripted": [{"status": 500, "count": 1}]})  # may have been sent
     with pytest.raises(OutcomeUnknownError) as caught:
         service.send_transactional(EMAIL, idempotency_key="k-unknown")
     assert not caught.value.retryable  # permanent: it goes to the dead-letter topic with this reason
@@ -114,7 +114,7 @@ def test_an_ambiguous_failure_is_not_repeated_until_an_operator_replays_it(
         service.send_transactional(EMAIL, idempotency_key="k-unknown")
     assert len(control.requests("send_email")) == 1
     delivery = service.send_transactional(EMAIL, idempotency_key="k-unknown", resend_unknown=True)  # the replay
-    assert [r["status"] for r in control.requests("send_email")] == [503, 200]
+    assert [r["status"] for r in control.requests("send_email")] == [500, 200]
     assert service.send_transactional(EMAIL, idempotency_key="k-unknown") == delivery  # completed now
 
 

@@ -131,8 +131,9 @@ def error_from_response(response: httpx.Response) -> CustomerIOError:
     if status == 408:
         return RequestTimeoutError(reason, status=status)
     if status >= 500:
-        # A 5xx may come after Customer.io acted on the request.
-        return ServerError(reason, status=status, maybe_applied=True)
+        # A 5xx may come after Customer.io acted on the request — except 503, which a server
+        # answers when it will not take the request at all (overloaded, in maintenance).
+        return ServerError(reason, status=status, maybe_applied=status != 503)
     error_type = _PERMANENT_BY_STATUS.get(status, PermanentError)
     return error_type(reason, status=status)
 

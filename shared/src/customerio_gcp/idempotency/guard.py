@@ -4,7 +4,7 @@ Delivery semantics, stated plainly: a COMPLETED record makes every later duplica
 stored result without calling Customer.io. A call that failed before Customer.io could act on it
 (refused connection, 429, 4xx) deletes the record, so the message can be retried.
 
-A call that fails *ambiguously* — a read timeout or a 5xx after the request left — may have been
+A call that fails *ambiguously* — a read timeout, or a 5xx other than 503 — may have been
 applied by Customer.io, which offers no idempotency key for sends. Retrying could send the email
 twice; not retrying could lose it. We do neither silently: the record turns UNKNOWN and
 `OutcomeUnknownError` (permanent) sends the message to its dead-letter topic with that reason.
