@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BQ_EMULATOR := .tools/local-bigquery/.installed
 TF_TOOLS := .tools/tf-provider/.installed .tools/checkov/.installed
 
-.PHONY: help install run test lint format schemas sandbox package cost clean
+.PHONY: help install run test lint format schemas sandbox package cost bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,3 +55,10 @@ clean: ## remove the venv and caches
 
 cost: $(STAMP) $(BQ_EMULATOR) ## measure the functions and price them: $ per million messages and webhook events
 	$(PY) -m bench.cost $(ARGS)
+
+bench: $(STAMP) $(BQ_EMULATOR) ## speed and memory figures with their baselines (bench/run.py); never fails on timing
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(PY) -m bench.run $(ARGS)
+
+soak: $(STAMP) $(BQ_EMULATOR) ## the reliability suite at full size (20,000 messages, 5,000 webhook cases)
+	SOAK_MESSAGES=20000 WEBHOOK_FUZZ_EXAMPLES=5000 $(PY) -m pytest tests/reliability -s $(ARGS)

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from customerio_gcp.customerio.errors import BadRequestError
 from customerio_gcp.customerio.limits import check_identifier
 
 
@@ -45,7 +46,8 @@ class Identifiers(BaseModel):
     def path_segment(self) -> str:
         """The URL-encoded `{identifier}` of a Track v1 path."""
         if self.kind == "phone":
-            raise ValueError("Track v1 paths cannot address a person by phone; use Track v2")
+            # Permanent: the same message can never succeed, so it must be dead-lettered, not retried.
+            raise BadRequestError("Track v1 paths cannot address a person by phone; use Track v2")
         raw = f"cio_{self.value}" if self.kind == "cio_id" else self.value
         return quote(raw, safe="")
 

@@ -9,6 +9,7 @@ sandbox instead of Google and Customer.io.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import warnings
@@ -18,6 +19,7 @@ from typing import Any
 
 from customerio_gcp.local import emulators
 from customerio_gcp.local.processes import ManagedProcess, free_port, wait_for_port
+from customerio_gcp.local.pusher import PullPusher
 from customerio_gcp.local.topology import TopicPaths, create_topology
 from customerio_gcp.messages.models import TopicKind
 from customerio_gcp.pipeline import TOPIC_KINDS, PipelineConfig
@@ -45,6 +47,7 @@ class LocalStack:
     firestore_host: str | None = None
     bigquery_endpoint: str | None = None
     with_webhook: bool = True
+    pull_delivery: bool = False  # deliver with local.pusher.PullPusher instead of the emulator's push
     webhook_signing_key: str = "local-webhook-signing-key"
     function_env: dict[str, str] = field(default_factory=dict)
     config: PipelineConfig = field(default_factory=lambda: load_pipeline().for_local_run())
@@ -52,6 +55,7 @@ class LocalStack:
     sandbox: Sandbox | None = None
     functions: dict[TopicKind, FunctionProcess] = field(default_factory=dict)
     webhook: ManagedProcess | None = None
+    pushers: list[PullPusher] = field(default_factory=list)
     webhook_url: str | None = None
     topology: dict[TopicKind, TopicPaths] = field(default_factory=dict)
     _emulators: list[emulators.Emulator] = field(default_factory=list)
@@ -65,7 +69,13 @@ class LocalStack:
             for function in self.functions.values():
                 wait_for_port(_port_of(function.url), timeout=60, process=function.process.process)
             endpoints = {kind: f.url for kind, f in self.functions.items()}
-            self.topology = create_topology(self.project, self.config, endpoints, suffix=self.suffix)
+            self.topology = create_topology(
+                self.project, self.config, endpoints, suffix=self.suffix, push=not self.pull_delivery
+            )
+            if self.pull_delivery:
+                self.pushers = [
+                    PullPusher(self.topology[kind].push_subscription, endpoints[kind]).start() for kind in endpoints
+                ]
             if self.with_webhook:
                 self._start_webhook()
         except BaseException:
@@ -74,6 +84,9 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        for pusher in self.pushers:
+            pusher.stop()
+        self.pushers.clear()
         for function in self.functions.values():
             function.process.stop()
         self.functions.clear()
@@ -158,6 +171,10 @@ class LocalStack:
         os.environ["PUBSUB_EMULATOR_HOST"] = self.pubsub_host
         os.environ["FIRESTORE_EMULATOR_HOST"] = self.firestore_host
 
+    def spawn_function(self, kind: TopicKind, *, port: int | None = None) -> FunctionProcess:
+        """Another process of `kind`'s function with the stack's environment (cold-start benchmarks)."""
+        return self._start_function(kind, port=port)
+
     def _start_function(self, kind: TopicKind, *, port: int | None = None) -> FunctionProcess:
         assert self.sandbox is not None
         assert self.pubsub_host
@@ -233,6 +250,19 @@ class LocalStack:
         wait_for_port(port, timeout=60, process=self.webhook.process)
         self.webhook_url = f"http://127.0.0.1:{port}/"
 
+    def crash_function_worker(self, kind: TopicKind) -> int:
+        """SIGKILL the process serving `kind` (gunicorn's worker): requests in flight die with it,
+        and the master starts a fresh worker, as Cloud Run replaces a crashed instance."""
+        master = self.functions[kind].process.process.pid
+        workers = [
+            int(entry.name)
+            for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and _parent_of(int(entry.name)) == master
+        ]
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        return len(workers)
+
     def restart_function(self, kind: TopicKind) -> None:
         """Kill a function process and start a fresh one on the same port: a crashed instance."""
         old = self.functions[kind]
@@ -240,6 +270,13 @@ class LocalStack:
         port = _port_of(old.url)
         self.functions[kind] = self._start_function(kind, port=port)
         wait_for_port(port, timeout=60, process=self.functions[kind].process.process)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _port_of(url: str) -> int:

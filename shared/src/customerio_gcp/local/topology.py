@@ -24,9 +24,11 @@ class TopicPaths:
 
 
 def create_topology(
-    project: str, config: PipelineConfig, endpoints: Mapping[TopicKind, str], *, suffix: str = ""
+    project: str, config: PipelineConfig, endpoints: Mapping[TopicKind, str], *, suffix: str = "", push: bool = True
 ) -> dict[TopicKind, TopicPaths]:
-    """`endpoints` maps each topic kind to its function's URL. `suffix` isolates test runs."""
+    """`endpoints` maps each topic kind to its function's URL. `suffix` isolates test runs.
+    `push=False` creates the delivery subscriptions as pull subscriptions (same retry and
+    dead-letter policies) for `local.pusher.PullPusher` to deliver."""
     from google.cloud import pubsub_v1
     from google.protobuf import duration_pb2
 
@@ -57,7 +59,6 @@ def create_topology(
             request: dict[str, Any] = {
                 "name": paths.push_subscription,
                 "topic": paths.topic,
-                "push_config": {"push_endpoint": endpoints[kind]},
                 "ack_deadline_seconds": delivery.ack_deadline_s,
                 "message_retention_duration": duration_pb2.Duration(seconds=delivery.message_retention_s),
                 "retry_policy": {
@@ -69,6 +70,8 @@ def create_topology(
                     "max_delivery_attempts": delivery.max_delivery_attempts,
                 },
             }
+            if push:
+                request["push_config"] = {"push_endpoint": endpoints[kind]}
             subscriber.create_subscription(request=request)
             created[kind] = paths
     finally:
