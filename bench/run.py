@@ -163,7 +163,11 @@ def client_overhead(calls: int) -> dict[str, float]:
             "ours_identify_per_s": timed(lambda i: ours.identify(who, {"plan": "pro", "n": i})),
             "official_identify_per_s": timed(lambda i: theirs.identify(id="bench-user", plan="pro", n=i)),
             "ours_track_per_s": timed(lambda i: ours.track(who, "checkout", {"n": i}, timestamp=1_767_225_600)),
-            "official_track_per_s": timed(lambda i: theirs.track(customer_id="bench-user", name="checkout", n=i)),
+            "official_track_per_s": timed(
+                lambda i: theirs.track(
+                    customer_id="bench-user", name="checkout", data={"n": i}, timestamp=1_767_225_600
+                )
+            ),
         }
         results["identify_ratio"] = results["ours_identify_per_s"] / results["official_identify_per_s"]
         results["track_ratio"] = results["ours_track_per_s"] / results["official_track_per_s"]
