@@ -19,9 +19,11 @@ import pytest
 from customerio_gcp.customerio import AppClient, TrackClient
 from customerio_gcp.customerio.transport import RetryPolicy
 from customerio_gcp.local import emulators
+from customerio_gcp.local.stack import LocalStack
 from customerio_gcp.sandbox import Sandbox, SandboxControl
 
 PROJECT = "customerio-gcp-test"
+REPO = Path(__file__).resolve().parents[1]
 LOG_DIR = Path(os.environ.get("TEST_LOG_DIR", "/tmp/customerio-gcp-test-logs"))
 
 
@@ -122,3 +124,16 @@ def bigquery(bigquery_emulator: str):  # the official client, pointed at the emu
     client = bigquery_client(PROJECT, bigquery_emulator)
     yield client
     client.close()
+
+
+def local_stack(prefix: str, pubsub_host: str, firestore_host: str, **options: object) -> LocalStack:
+    """A LocalStack on the session's emulators, with names of its own (`prefix` + a random part)."""
+    return LocalStack(
+        functions_dir=REPO / "functions",
+        project=PROJECT,
+        log_dir=LOG_DIR,
+        suffix=f"-{prefix}{uuid.uuid4().hex[:6]}",
+        pubsub_host=pubsub_host,
+        firestore_host=firestore_host,
+        **options,  # type: ignore[arg-type]
+    )

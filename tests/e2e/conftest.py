@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from customerio_gcp.local.stack import LocalStack, wait_until
 from customerio_gcp.messages.models import TopicKind
-from tests.conftest import LOG_DIR, PROJECT
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import local_stack
 
 
 class Pipeline:
@@ -40,14 +36,5 @@ class Pipeline:
 
 @pytest.fixture(scope="module")
 def pipeline(pubsub_emulator: str, firestore_emulator: str, bigquery_emulator: str) -> Iterator[Pipeline]:
-    stack = LocalStack(
-        functions_dir=REPO / "functions",
-        project=PROJECT,
-        log_dir=LOG_DIR,
-        suffix="-" + uuid.uuid4().hex[:8],
-        pubsub_host=pubsub_emulator,
-        firestore_host=firestore_emulator,
-        bigquery_endpoint=bigquery_emulator,
-    )
-    with stack:
+    with local_stack("", pubsub_emulator, firestore_emulator, bigquery_endpoint=bigquery_emulator) as stack:
         yield Pipeline(stack)

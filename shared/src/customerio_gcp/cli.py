@@ -94,6 +94,13 @@ older_option = click.option("--older-than", help="only dead letters older than t
 newer_option = click.option("--newer-than", help="only dead letters newer than this (e.g. 1d)")
 
 
+def filter_options(command: Any) -> Any:
+    """The options that select dead letters, shared by show, replay and purge."""
+    for option in (newer_option, older_option, id_option, reason_option, kind_option):
+        command = option(command)
+    return command
+
+
 def filters_from(
     kinds: tuple[str, ...], reason: str | None, ids: tuple[str, ...], older: str | None, newer: str | None
 ) -> dlq.Filters:
@@ -117,11 +124,7 @@ def dlq_list(obj: Context, kinds: tuple[str, ...]) -> None:
 
 
 @dlq_group.command("show", help="Each matching dead letter with its attributes; its data only with --show-data.")
-@kind_option
-@reason_option
-@id_option
-@older_option
-@newer_option
+@filter_options
 @click.option("--show-data", is_flag=True, help="print message bodies (they hold personal data)")
 @click.option("--limit", default=20, show_default=True)
 @click.pass_obj
@@ -154,11 +157,7 @@ def dlq_show(
 @dlq_group.command(
     "replay", help="Re-publish matching dead letters to their source topic, acking each after its publish."
 )
-@kind_option
-@reason_option
-@id_option
-@older_option
-@newer_option
+@filter_options
 @click.option("--dry-run", is_flag=True, help="say what would be replayed, change nothing")
 @click.option("--rate", type=float, default=20.0, show_default=True, help="messages per second")
 @click.pass_obj
@@ -201,11 +200,7 @@ def dlq_replay(
 
 
 @dlq_group.command("purge", help="Acknowledge (delete) matching dead letters.")
-@kind_option
-@reason_option
-@id_option
-@older_option
-@newer_option
+@filter_options
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 @click.pass_obj
 def dlq_purge(
