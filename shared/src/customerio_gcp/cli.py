@@ -8,6 +8,7 @@ prints). Nothing personal is printed unless asked for with --show-data.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -44,6 +45,8 @@ class Context:
     def __init__(self, project: str, suffix: str) -> None:
         self.project = project
         self.paths = pipeline_paths(project, suffix)
+        # The command line is an entry point: like a function's main, it may read the environment.
+        self.emulator = bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
 
     def selected(self, kinds: tuple[str, ...]) -> list[Paths]:
         return [self.paths[k] for k in (kinds or TOPIC_KINDS)]  # type: ignore[index]
@@ -111,7 +114,7 @@ def filters_from(
 @kind_option
 @click.pass_obj
 def dlq_list(obj: Context, kinds: tuple[str, ...]) -> None:
-    with dlq.leased(obj.subscriber(), obj.selected(kinds)) as letters:
+    with dlq.leased(obj.subscriber(), obj.selected(kinds), emulator=obj.emulator) as letters:
         groups = letters.groups()
     if not groups:
         click.echo("no dead letters")
@@ -140,7 +143,7 @@ def dlq_show(
 ) -> None:
     filters = filters_from(kinds, reason, message_ids, older_than, newer_than)
     now = datetime.now(UTC)
-    with dlq.leased(obj.subscriber(), obj.selected(kinds)) as letters:
+    with dlq.leased(obj.subscriber(), obj.selected(kinds), emulator=obj.emulator) as letters:
         matching = [letter for letter in letters.letters if filters.match(letter, now)]
     for letter in matching[:limit]:
         age = human_age(letter.age_s(now))
@@ -177,7 +180,7 @@ def dlq_replay(
     filters = filters_from(kinds, reason, message_ids, older_than, newer_than)
     paths = {p.kind: p for p in obj.selected(kinds)}
     with (
-        dlq.leased(obj.subscriber(), paths.values()) as letters,
+        dlq.leased(obj.subscriber(), paths.values(), emulator=obj.emulator) as letters,
         Progress(transient=True, console=Console(stderr=True)) as progress,
     ):
         now = datetime.now(UTC)
@@ -213,7 +216,7 @@ def dlq_purge(
     yes: bool,
 ) -> None:
     filters = filters_from(kinds, reason, message_ids, older_than, newer_than)
-    with dlq.leased(obj.subscriber(), obj.selected(kinds)) as letters:
+    with dlq.leased(obj.subscriber(), obj.selected(kinds), emulator=obj.emulator) as letters:
         now = datetime.now(UTC)
         count = sum(1 for letter in letters.letters if filters.match(letter, now))
         if count == 0:
@@ -342,12 +345,10 @@ def sync_users(
 @cli.command(help="Topics, subscriptions, backlogs and dead letters; last hour's counts from Cloud Monitoring.")
 @click.pass_obj
 def status(obj: Context) -> None:
-    import os
-
     from customerio_gcp.operations.status import collect
 
     monitoring = None
-    if not os.environ.get("PUBSUB_EMULATOR_HOST"):
+    if not obj.emulator:
         try:
             from google.cloud import monitoring_v3
 
@@ -356,7 +357,8 @@ def status(obj: Context) -> None:
             click.echo(f"Cloud Monitoring not reachable ({type(exc).__name__}): backlog and counts unavailable")
     else:
         click.echo("emulator: backlog, message age and counts come from Cloud Monitoring and are not shown")
-    for s in collect(obj.paths, obj.publisher(), obj.subscriber(), monitoring, obj.project):  # type: ignore[arg-type]
+    statuses = collect(obj.paths, obj.publisher(), obj.subscriber(), monitoring, obj.project, emulator=obj.emulator)  # type: ignore[arg-type]
+    for s in statuses:
         if not s.topic_exists:
             click.echo(f"{s.kind:<14} topic missing")
             continue

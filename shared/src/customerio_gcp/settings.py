@@ -1,7 +1,9 @@
 """Every setting and the environment variable it comes from, in one place.
 
-Nothing else in the package reads `os.environ`: code receives a `Settings` (or the values it
-needs), which keeps tests free of environment juggling and makes this file the reference.
+Nothing else in the service layer reads `os.environ`: code receives a `Settings` (or the values
+it needs), which keeps tests free of environment juggling and makes this file the reference. Only
+entry points read the environment: the functions (through `Settings.from_env`), the command line
+and the local tools (emulator hosts).
 
 | Variable | Meaning | Default |
 |---|---|---|

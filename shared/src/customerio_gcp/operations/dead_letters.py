@@ -9,7 +9,6 @@ key: a replay never sends twice what was already sent.
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -142,9 +141,12 @@ class DeadLetterSet:
 
 
 @contextmanager
-def leased(subscriber: Any, paths: Iterable[Paths], *, limit: int = 100_000) -> Iterator[DeadLetterSet]:
-    """Lease every dead letter of `paths` (up to `limit`); release what is left on exit."""
-    by_subscription = {p.dead_letter_subscription: _drain(subscriber, p, limit) for p in paths}
+def leased(
+    subscriber: Any, paths: Iterable[Paths], *, limit: int = 100_000, emulator: bool = False
+) -> Iterator[DeadLetterSet]:
+    """Lease every dead letter of `paths` (up to `limit`); release what is left on exit.
+    `emulator`: the Pub/Sub emulator answers an empty pull at once, the real service waits."""
+    by_subscription = {p.dead_letter_subscription: _drain(subscriber, p, limit, emulator) for p in paths}
     letters = DeadLetterSet(subscriber, by_subscription)
     try:
         yield letters
@@ -152,8 +154,7 @@ def leased(subscriber: Any, paths: Iterable[Paths], *, limit: int = 100_000) -> 
         letters.release()
 
 
-def _drain(subscriber: Any, paths: Paths, limit: int) -> list[DeadLetter]:
-    emulator = bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
+def _drain(subscriber: Any, paths: Paths, limit: int, emulator: bool) -> list[DeadLetter]:
     found: dict[str, DeadLetter] = {}
     empty_pulls = 0
     while len(found) < limit and empty_pulls < (1 if emulator else 2):

@@ -30,7 +30,7 @@ class TopicStatus:
 
 
 def collect(
-    paths: dict[str, Paths], publisher: Any, subscriber: Any, monitoring: Any | None, project: str
+    paths: dict[str, Paths], publisher: Any, subscriber: Any, monitoring: Any | None, project: str, *, emulator: bool
 ) -> list[TopicStatus]:
     from google.api_core.exceptions import NotFound
 
@@ -52,7 +52,7 @@ def collect(
         except NotFound:
             pass
         try:
-            with leased(subscriber, [p], limit=10_000) as letters:
+            with leased(subscriber, [p], limit=10_000, emulator=emulator) as letters:
                 status.dead_letters = len(letters.letters)
         except NotFound:
             status.dead_letters = None
