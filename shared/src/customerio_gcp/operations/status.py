@@ -69,35 +69,27 @@ def _from_monitoring(status: TopicStatus, client: Any, project: str, paths: Path
     interval = monitoring_v3.TimeInterval(end_time={"seconds": int(now)}, start_time={"seconds": int(now - 3600)})
     subscription_id = paths.push_subscription.rsplit("/", 1)[1]
 
-    def latest(metric: str) -> float | None:
-        series = client.list_time_series(
+    def series(metric_filter: str) -> Any:
+        return client.list_time_series(
             request={
                 "name": f"projects/{project}",
-                "filter": f'metric.type="{metric}" AND resource.labels.subscription_id="{subscription_id}"',
+                "filter": metric_filter,
                 "interval": interval,
                 "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
             }
         )
-        for item in series:
+
+    def latest(metric: str) -> float | None:
+        for item in series(f'metric.type="{metric}" AND resource.labels.subscription_id="{subscription_id}"'):
             for point in item.points:
-                value = point.value
-                return float(value.int64_value or value.double_value)
+                return float(point.value.int64_value or point.value.double_value)
         return None
 
     def total(metric: str, extra: str) -> int:
-        series = client.list_time_series(
-            request={
-                "name": f"projects/{project}",
-                "filter": f'metric.type="{metric}" AND metric.labels.function="{status.kind}"{extra}',
-                "interval": interval,
-                "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
-            }
-        )
         count = 0
-        for item in series:
+        for item in series(f'metric.type="{metric}" AND metric.labels.function="{status.kind}"{extra}'):
             for point in item.points:
-                value = point.value
-                count += int(value.int64_value or value.distribution_value.count)
+                count += int(point.value.int64_value or point.value.distribution_value.count)
         return count
 
     backlog = latest("pubsub.googleapis.com/subscription/num_undelivered_messages")
