@@ -137,3 +137,27 @@ def local_stack(prefix: str, pubsub_host: str, firestore_host: str, **options: o
         firestore_host=firestore_host,
         **options,  # type: ignore[arg-type]
     )
+
+
+def topic_with_subscription(name: str) -> tuple[str, str]:
+    """A fresh topic on the emulator and a pull subscription to it (`<name>-sub`)."""
+    from google.cloud import pubsub_v1
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    topic = publisher.create_topic(name=publisher.topic_path(PROJECT, name)).name
+    subscription = subscriber.create_subscription(
+        name=subscriber.subscription_path(PROJECT, f"{name}-sub"), topic=topic
+    )
+    subscriber.close()
+    return topic, subscription.name
+
+
+def pull_now(subscription: str, max_messages: int = 100) -> list:
+    """What the subscription holds now, without waiting (the emulator honours return_immediately)."""
+    from google.cloud import pubsub_v1
+
+    subscriber = pubsub_v1.SubscriberClient()
+    request = {"subscription": subscription, "max_messages": max_messages, "return_immediately": True}
+    response = subscriber.pull(request=request)
+    subscriber.close()
+    return [m.message for m in response.received_messages]

@@ -14,32 +14,14 @@ from customerio_gcp.delivery.push import MalformedPushError
 from customerio_gcp.sandbox import SandboxControl
 from customerio_gcp.service import MessagingService
 from customerio_gcp.testing import cloud_event_data, push_body
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, pull_now, topic_with_subscription
 
 IDENTIFY = json.dumps({"op": "identify", "identifiers": {"id": "u1"}, "attributes": {"plan": "pro"}}).encode()
 
 
 @pytest.fixture
-def dead_letter_topic(pubsub_emulator: str, unique: str):
-    from google.cloud import pubsub_v1
-
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topic = publisher.create_topic(name=publisher.topic_path(PROJECT, f"dlq-{unique}")).name
-    subscription = subscriber.create_subscription(
-        name=subscriber.subscription_path(PROJECT, f"dlq-{unique}-inspect"), topic=topic
-    ).name
-    yield topic, subscription
-    subscriber.close()
-
-
-def pull(subscription: str) -> list:
-    from google.cloud import pubsub_v1
-
-    subscriber = pubsub_v1.SubscriberClient()
-    response = subscriber.pull(request={"subscription": subscription, "max_messages": 10, "return_immediately": True})
-    subscriber.close()
-    return [m.message for m in response.received_messages]
+def dead_letter_topic(pubsub_emulator: str, unique: str) -> tuple[str, str]:
+    return topic_with_subscription(f"dlq-{unique}")
 
 
 def delivery(track: TrackClient, app: AppClient, topic_path: str | None) -> PubSubDelivery:
@@ -66,7 +48,7 @@ def test_permanent_failure_is_dead_lettered_with_reason_and_original(track, app,
         op="identify",
     )
     assert handle(body) is DeliveryOutcome.DEAD_LETTERED
-    [letter] = pull(subscription)
+    [letter] = pull_now(subscription)
     assert letter.data == original  # the original bytes, so a replay is the same message
     attributes = dict(letter.attributes)
     assert attributes["op"] == "identify"
@@ -95,7 +77,7 @@ def test_transient_failure_raises_for_redelivery(track, app, control: SandboxCon
     handle = delivery(track, app, dead_letter_topic[0])
     with pytest.raises(ServerError):
         handle(cloud_event_data(push_body(IDENTIFY)))
-    assert pull(dead_letter_topic[1]) == []
+    assert pull_now(dead_letter_topic[1]) == []
 
 
 @pytest.mark.parametrize(

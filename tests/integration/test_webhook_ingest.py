@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from customerio_gcp.webhooks.routing import EventRouter
 from customerio_gcp.webhooks.rows import PersonalData
 from customerio_gcp.webhooks.signature import signed_headers
 from customerio_gcp.webhooks.sink import BigQuerySink, ensure_tables
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, pull_now, topic_with_subscription
 
 KEY = "whsec-test-key"
 EMAIL = "ada.lovelace@example.com"
@@ -48,16 +47,8 @@ def dataset(bigquery, unique: str) -> str:
 
 
 @pytest.fixture
-def routing(pubsub_emulator: str, unique: str) -> Iterator[tuple[str, str]]:
-    from google.cloud import pubsub_v1
-
-    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
-    topic = publisher.create_topic(name=publisher.topic_path(PROJECT, f"webhook-events-{unique}")).name
-    sub = subscriber.create_subscription(
-        name=subscriber.subscription_path(PROJECT, f"webhook-events-{unique}-app"), topic=topic
-    ).name
-    yield topic, sub
-    subscriber.close()
+def routing(pubsub_emulator: str, unique: str) -> tuple[str, str]:
+    return topic_with_subscription(f"webhook-events-{unique}")
 
 
 def handler_for(
@@ -76,15 +67,6 @@ def handler_for(
 def rows(bigquery, dataset: str, table: str = "events", order_by: str = "event_id") -> list[dict]:
     query = f"SELECT * FROM `{PROJECT}.{dataset}.{table}` ORDER BY {order_by}"
     return [dict(r.items()) for r in bigquery.query(query).result()]
-
-
-def pulled(subscription: str) -> list:
-    from google.cloud import pubsub_v1
-
-    subscriber = pubsub_v1.SubscriberClient()
-    response = subscriber.pull(request={"subscription": subscription, "max_messages": 100, "return_immediately": True})
-    subscriber.close()
-    return [m.message for m in response.received_messages]
 
 
 def test_every_documented_object_type_and_metric_is_stored(bigquery, bigquery_emulator, dataset) -> None:
@@ -258,7 +240,7 @@ def test_routing_publishes_the_configured_subset(bigquery, bigquery_emulator, da
         [event("r1", "email", "bounced"), event("r2", "email", "opened"), event("r3", "customer", "unsubscribed")],
     )
     assert response.body == {"accepted": 3, "skipped": 0, "routed": 2}
-    messages = sorted(pulled(subscription), key=lambda m: m.attributes["event_id"])
+    messages = sorted(pull_now(subscription), key=lambda m: m.attributes["event_id"])
     assert [(m.attributes["object_type"], m.attributes["metric"], m.attributes["event_id"]) for m in messages] == [
         ("email", "bounced", "r1"),
         ("customer", "unsubscribed", "r3"),
@@ -276,14 +258,14 @@ def test_bigquery_unreachable_gives_503_and_nothing_is_routed(bigquery_emulator,
     )
     response = post(handler, event("x1"))
     assert response.status == 503 and response.body["reason"] == "storage"
-    assert pulled(subscription) == []
+    assert pull_now(subscription) == []
 
 
 def test_a_missing_table_gives_503_and_writes_nothing(bigquery, bigquery_emulator, dataset, routing) -> None:
     topic, subscription = routing
     handler = handler_for(bigquery_emulator, dataset, router=EventRouter(topic), table="no_such_table")
     assert post(handler, [event("y1"), event("y2")]).status == 503
-    assert rows(bigquery, dataset) == [] and pulled(subscription) == []
+    assert rows(bigquery, dataset) == [] and pull_now(subscription) == []
 
 
 def test_a_rotated_signing_key_is_picked_up(bigquery_emulator, dataset) -> None:
