@@ -12,10 +12,13 @@ TF_TOOLS := .tools/tf-provider/.installed .tools/checkov/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt shared/pyproject.toml
+# The runtime and the three tools beside it, each its own distribution (see README "Layout").
+PACKAGES := shared sandbox local ops
+
+$(STAMP): requirements.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e shared
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(addprefix -e ,$(PACKAGES))
 	@touch $(STAMP)
 
 $(BQ_EMULATOR): scripts/install-bigquery-emulator.sh scripts/bigquery-emulator-requirements.txt
@@ -26,16 +29,16 @@ $(TF_TOOLS): terraform/checks/install.sh terraform/checks/provider-requirements.
 
 install: $(STAMP) $(BQ_EMULATOR) $(TF_TOOLS) ## create .venv and .tools/ (BigQuery emulator, Terraform checks) with pinned dependencies
 
-run: $(STAMP) $(BQ_EMULATOR) ## run the whole pipeline locally on emulators and the sandbox, print a summary
-	$(PY) -m customerio_gcp.local.pipeline $(ARGS)
+run: $(STAMP) $(BQ_EMULATOR) package ## run the whole pipeline locally on emulators and the sandbox, print a summary
+	$(PY) -m customerio_gcp_local.pipeline $(ARGS)
 
 test: $(STAMP) $(BQ_EMULATOR) $(TF_TOOLS) package ## run unit and integration tests (starts the emulators and the sandbox itself)
 	$(PY) -m pytest $(ARGS)
 
-lint: $(STAMP) ## ruff and mypy --strict on the package
+lint: $(STAMP) ## ruff, and mypy --strict on the runtime and the tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy --config-file shared/pyproject.toml shared/src
+	MYPYPATH=$(subst $(eval) ,:,$(addsuffix /src,$(PACKAGES))) $(VENV)/bin/mypy --config-file shared/pyproject.toml $(addsuffix /src,$(PACKAGES))
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -44,8 +47,8 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 schemas: $(STAMP) ## re-export the message JSON Schemas into docs/messages
 	$(PY) -m customerio_gcp.messages.schema docs/messages
 
-package: $(STAMP) ## zip each function with the vendored service layer into build/functions/ (for Terraform)
-	$(PY) scripts/package_functions.py build/functions
+package: $(STAMP) ## zip each function with only what it runs into build/functions/ (Terraform uploads them; the local stack runs them)
+	$(PY) scripts/package_functions.py build/functions --unpacked
 
 sandbox: $(STAMP) ## run the local Customer.io sandbox on port 8090
 	$(VENV)/bin/customerio-sandbox --port 8090
@@ -53,12 +56,12 @@ sandbox: $(STAMP) ## run the local Customer.io sandbox on port 8090
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-cost: $(STAMP) $(BQ_EMULATOR) ## measure the functions and price them: $ per million messages and webhook events
+cost: $(STAMP) $(BQ_EMULATOR) package ## measure the functions and price them: $ per million messages and webhook events
 	$(PY) -m bench.cost $(ARGS)
 
-bench: $(STAMP) $(BQ_EMULATOR) ## speed and memory figures with their baselines (bench/run.py); never fails on timing
+bench: $(STAMP) $(BQ_EMULATOR) package ## speed and memory figures with their baselines (bench/run.py); never fails on timing
 	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(PY) -m bench.run $(ARGS)
 
-soak: $(STAMP) $(BQ_EMULATOR) ## the reliability suite at full size (20,000 messages, 5,000 webhook cases)
+soak: $(STAMP) $(BQ_EMULATOR) package ## the reliability suite at full size (20,000 messages, 5,000 webhook cases)
 	SOAK_MESSAGES=20000 WEBHOOK_FUZZ_EXAMPLES=5000 $(PY) -m pytest tests/reliability -s $(ARGS)

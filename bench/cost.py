@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from customerio_gcp_local.stack import LocalStack
+
 from bench.measure import Run, push
-from customerio_gcp.local.stack import LocalStack
-from customerio_gcp.testing import push_body
 from customerio_gcp.webhooks.signature import signed_headers
+from tests.support.pubsub_push import push_body
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -173,7 +174,7 @@ def dollars_per_million(m: Measured) -> dict[str, float]:
 
 def start_stack(concurrency: int, latency_ms: float) -> LocalStack:
     stack = LocalStack(
-        functions_dir=ROOT / "functions",
+        functions_dir=ROOT / "build" / "functions",
         log_dir=ROOT / ".local" / f"cost-c{concurrency}",
         suffix=f"-cost{concurrency}",
         function_env={"THREADS": str(concurrency), "LOG_LEVEL": "INFO"},

@@ -3,12 +3,13 @@
     .venv/bin/python examples/quickstart.py
 
 Swap the sandbox for your workspace by dropping `base_url` and passing your real keys (or, in a
-function, let `customerio_gcp.wiring.build_service(Settings.from_env())` do it from Secret Manager).
+function, let `customerio_gcp.wiring.clients.build_service(Settings.from_env())` do it from Secret Manager).
 """
+
+from customerio_sandbox import Sandbox, SandboxControl
 
 from customerio_gcp.customerio import AppClient, Identifiers, TrackClient
 from customerio_gcp.customerio.app import EmailRequest
-from customerio_gcp.sandbox import Sandbox, SandboxControl
 from customerio_gcp.service import MessagingService
 
 with Sandbox() as sandbox:  # a local Customer.io on a free port

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from customerio_gcp_local import emulators
+from customerio_gcp_local.stack import LocalStack
+from customerio_sandbox import Sandbox, SandboxControl
 
 from customerio_gcp.customerio import AppClient, TrackClient
 from customerio_gcp.customerio.transport import RetryPolicy
-from customerio_gcp.local import emulators
-from customerio_gcp.local.stack import LocalStack
-from customerio_gcp.sandbox import Sandbox, SandboxControl
 
 PROJECT = "customerio-gcp-test"
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +129,7 @@ def bigquery(bigquery_emulator: str):  # the official client, pointed at the emu
 def local_stack(prefix: str, pubsub_host: str, firestore_host: str, **options: object) -> LocalStack:
     """A LocalStack on the session's emulators, with names of its own (`prefix` + a random part)."""
     return LocalStack(
-        functions_dir=REPO / "functions",
+        functions_dir=REPO / "build" / "functions",  # the packaged functions: what deploys
         project=PROJECT,
         log_dir=LOG_DIR,
         suffix=f"-{prefix}{uuid.uuid4().hex[:6]}",

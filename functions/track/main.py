@@ -1,15 +1,16 @@
-"""Cloud Function (2nd gen) for the track topic: a push subscription delivers here.
+"""Cloud Function (2nd gen) for the track topic: its push subscription delivers here.
 
-All handling (decode, validate, deliver, dead-letter) is the service layer's; see
-`customerio_gcp.delivery.handler` for what each outcome means for Pub/Sub.
+Decode, validate, deliver, dead-letter: see `customerio_gcp.delivery.handler` for what each
+outcome means for Pub/Sub. `build` makes its handler on the first request (`customerio_gcp.wiring`).
 """
 
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from customerio_gcp.delivery import PubSubDelivery
+from customerio_gcp.wiring import entry_point
+from customerio_gcp.wiring.track import build
 
-handle = PubSubDelivery.for_topic("track")
+handle = entry_point(build)
 
 
 @functions_framework.cloud_event

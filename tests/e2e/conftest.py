@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from customerio_gcp_local.stack import LocalStack, wait_until
 
-from customerio_gcp.local.stack import LocalStack, wait_until
 from customerio_gcp.messages.models import TopicKind
 from tests.conftest import local_stack
 

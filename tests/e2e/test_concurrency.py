@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 from ulid import ULID
 
-from customerio_gcp.testing import push_body
 from tests.e2e.conftest import Pipeline
+from tests.support.pubsub_push import push_body
 
 MESSAGES = 48
 CLIENTS = 16

@@ -7,11 +7,11 @@ import json
 import uuid
 
 from click.testing import CliRunner
+from customerio_gcp_local.stack import wait_until
+from customerio_gcp_ops.cli import cli
 from google.cloud import pubsub_v1
 
-from customerio_gcp.cli import cli
 from customerio_gcp.customerio import Identifiers
-from customerio_gcp.local.stack import wait_until
 from customerio_gcp.messages import IdentifyPerson, SendEmail, TrackEvent
 from customerio_gcp.messages.codec import encode
 from tests.e2e.conftest import Pipeline

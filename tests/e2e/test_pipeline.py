@@ -10,10 +10,10 @@ import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from customerio_gcp_local.stack import wait_until
 from google.cloud import pubsub_v1
 
 from customerio_gcp.customerio import Identifiers
-from customerio_gcp.local.stack import wait_until
 from customerio_gcp.messages import IdentifyPerson, MergePeople, SendEmail, TrackEvent
 from tests.e2e.conftest import Pipeline
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from customerio_sandbox import SandboxControl
 from pydantic import ValidationError
 
 from customerio_gcp.customerio import AppClient, Identifiers, LimitExceededError, UnprocessableError
 from customerio_gcp.customerio.app import BroadcastTrigger, EmailRequest, PushRequest, SmsRequest
-from customerio_gcp.sandbox import SandboxControl
 
 
 def test_send_email_with_a_template(app: AppClient, control: SandboxControl) -> None:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from customerio_sandbox import SandboxControl
 from google.api_core.exceptions import NotFound
 
 from customerio_gcp.customerio import AppClient, ServerError, TrackClient
 from customerio_gcp.delivery import DeadLetterPublisher, DeliveryOutcome, PubSubDelivery, PushedMessage
 from customerio_gcp.delivery.push import MalformedPushError
-from customerio_gcp.sandbox import SandboxControl
 from customerio_gcp.service import MessagingService
-from customerio_gcp.testing import cloud_event_data, push_body
 from tests.conftest import PROJECT, pull_now, topic_with_subscription
+from tests.support.pubsub_push import cloud_event_data, push_body
 
 IDENTIFY = json.dumps({"op": "identify", "identifiers": {"id": "u1"}, "attributes": {"plan": "pro"}}).encode()
 
@@ -26,7 +26,7 @@ def dead_letter_topic(pubsub_emulator: str, unique: str) -> tuple[str, str]:
 
 def delivery(track: TrackClient, app: AppClient, topic_path: str | None) -> PubSubDelivery:
     dead_letter = DeadLetterPublisher(topic_path) if topic_path else None
-    return PubSubDelivery.with_parts(
+    return PubSubDelivery(
         "identify", MessagingService(track, app), dead_letter, "projects/x/subscriptions/identify-push"
     )
 

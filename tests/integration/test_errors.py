@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from customerio_gcp_local.processes import free_port
+from customerio_sandbox import Sandbox, SandboxControl
 
 from customerio_gcp.customerio import (
     AppClient,
@@ -22,8 +24,6 @@ from customerio_gcp.customerio import (
 )
 from customerio_gcp.customerio.app import EmailRequest
 from customerio_gcp.customerio.transport import RetryPolicy
-from customerio_gcp.local.processes import free_port
-from customerio_gcp.sandbox import Sandbox, SandboxControl
 
 WHO = Identifiers(id="u1")
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from customerio_sandbox import SandboxControl
 
 from customerio_gcp.customerio import AppClient, Identifiers, RateLimitedError
 from customerio_gcp.customerio.app import EmailRequest
@@ -23,7 +24,6 @@ from customerio_gcp.idempotency import (
     Status,
 )
 from customerio_gcp.idempotency.firestore_store import FirestoreStore
-from customerio_gcp.sandbox import SandboxControl
 from customerio_gcp.service import MessagingService
 
 EMAIL = EmailRequest(transactional_message_id=9, to="ada@example.com", identifiers=Identifiers(id="u1"))

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from customerio_sandbox import Sandbox, SandboxControl
 
 from customerio_gcp.customerio import AppClient, Identifiers, PermanentError, Region, TrackClient
 from customerio_gcp.customerio.app import EmailRequest
-from customerio_gcp.sandbox import Sandbox, SandboxControl
 
 
 class ToSandbox(httpx.BaseTransport):

@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from customerio_sandbox import Sandbox, SandboxControl
 
 from customerio_gcp import secrets as names
 from customerio_gcp.customerio import AuthenticationError, Identifiers
 from customerio_gcp.customerio.app import EmailRequest
-from customerio_gcp.sandbox import Sandbox, SandboxControl
 from customerio_gcp.secrets import SecretManagerFetcher, SecretNotConfiguredError, Secrets
 from customerio_gcp.settings import Settings
-from customerio_gcp.wiring import build_app_client, build_http_client, build_secrets, build_track_client
+from customerio_gcp.wiring.clients import build_app_client, build_http_client, build_track_client
+from customerio_gcp.wiring.secret_cache import build_secrets
 from tests.support.fake_secret_manager import FakeSecretManager
 
 
@@ -152,7 +153,7 @@ def test_the_next_webhook_key_may_be_empty_outside_a_rotation(
     import time
 
     from customerio_gcp.webhooks.signature import signed_headers
-    from customerio_gcp.wiring import build_webhook_handler
+    from customerio_gcp.wiring.webhook_ingest import build_webhook_handler
 
     secret_manager.set("signing", "current-key")
     settings = Settings.from_env(

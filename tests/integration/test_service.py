@@ -8,12 +8,12 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from customerio_sandbox import SandboxControl
 
 from customerio_gcp.customerio import AppClient, BadRequestError, Identifiers, TrackClient
 from customerio_gcp.messages import decode
 from customerio_gcp.observability import configure_logging, correlation_scope
 from customerio_gcp.repository import User, UserMessagingRepository, plan
-from customerio_gcp.sandbox import SandboxControl
 from customerio_gcp.service import MessagingService
 
 PII = ["ada.lovelace@example.com", "+15555550100", "Analytical Engine Ltd", "42 Secret Street", "tok-ios-123"]

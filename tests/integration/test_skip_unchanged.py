@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Mapping, Sequence
 
 import pytest
+from customerio_sandbox import SandboxControl
 
 from customerio_gcp.customerio import AppClient, BadRequestError, Identifiers, ServerError, TrackClient
-from customerio_gcp.idempotency.firestore_store import FirestoreStore
-from customerio_gcp.idempotency.records import IdempotencyRecord
 from customerio_gcp.observability import configure_logging
-from customerio_gcp.sandbox import SandboxControl
+from customerio_gcp.people import AttributeHashes, StoredHash
+from customerio_gcp.people.firestore_store import FirestoreHashStore
 from customerio_gcp.service import MessagingService
 from customerio_gcp.settings import Settings
-from customerio_gcp.synced_attributes import SyncedAttributes
-from customerio_gcp.wiring import build_service
+from customerio_gcp.wiring.clients import build_service
+from customerio_gcp.wiring.stores import build_hash_store
 
 ADA = Identifiers(id="ada")
 
 
 @pytest.fixture
 def service(track: TrackClient, app: AppClient, firestore_client, unique: str) -> MessagingService:
-    return MessagingService(track, app, synced=SyncedAttributes(FirestoreStore(firestore_client, f"hashes-{unique}")))
+    return MessagingService(
+        track, app, hashes=AttributeHashes(FirestoreHashStore(firestore_client, f"hashes-{unique}"))
+    )
 
 
 def sent(control: SandboxControl) -> list[dict]:
@@ -101,10 +104,12 @@ def test_the_setting_turns_it_off(sandbox, control: SandboxControl, firestore_em
         "CIO_TRACK_API_KEY": sandbox.credentials.track_api_key,
         "IDENTIFY_HASH_COLLECTION": f"hashes-{unique}",
     }
-    on = build_service(Settings.from_env(env))
+    settings = Settings.from_env(env)
+    on = build_service(settings, hash_store=build_hash_store(settings))
     on.identify_user(ADA, {"plan": "pro"})
     on.identify_user(ADA, {"plan": "pro"})
-    off = build_service(Settings.from_env(env | {"IDENTIFY_SKIP_UNCHANGED": "false"}))
+    settings = Settings.from_env(env | {"IDENTIFY_SKIP_UNCHANGED": "false"})
+    off = build_service(settings, hash_store=build_hash_store(settings))
     off.identify_user(ADA, {"plan": "pro"})
     assert len(sent(control)) == 2
 
@@ -112,29 +117,20 @@ def test_the_setting_turns_it_off(sandbox, control: SandboxControl, firestore_em
 class BrokenStore:
     """A store whose backend is down: every call fails."""
 
-    def create(self, record: IdempotencyRecord) -> bool:
+    def get_many(self, keys: Sequence[str]) -> dict[str, StoredHash]:
         raise ConnectionError("store down")
 
-    def get(self, key: str) -> IdempotencyRecord | None:
+    def put_many(self, hashes: Mapping[str, StoredHash]) -> None:
         raise ConnectionError("store down")
 
-    def replace(self, record: IdempotencyRecord, *, expected_token: str) -> bool:
-        raise ConnectionError("store down")
-
-    def delete(self, key: str, *, expected_token: str) -> bool:
-        raise ConnectionError("store down")
-
-    def get_many(self, keys):
-        raise ConnectionError("store down")
-
-    def put_many(self, records) -> None:
+    def delete_many(self, keys: Iterable[str]) -> None:
         raise ConnectionError("store down")
 
 
 def test_a_failing_store_never_blocks_an_identify_but_blocks_a_delete(
     track: TrackClient, app: AppClient, control: SandboxControl
 ) -> None:
-    service = MessagingService(track, app, synced=SyncedAttributes(BrokenStore()))
+    service = MessagingService(track, app, hashes=AttributeHashes(BrokenStore()))
     service.identify_user(ADA, {"plan": "pro"})
     service.identify_user(ADA, {"plan": "pro"})
     assert len(sent(control)) == 2

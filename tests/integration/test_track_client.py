@@ -5,11 +5,11 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from customerio_sandbox import Sandbox, SandboxControl
 
 from customerio_gcp.customerio import BadRequestError, Identifiers, LimitExceededError, TrackClient, v2
 from customerio_gcp.customerio.batching import pack
 from customerio_gcp.ids import event_ulid
-from customerio_gcp.sandbox import Sandbox, SandboxControl
 
 
 def test_identify_creates_and_updates_a_person(track: TrackClient, control: SandboxControl) -> None:

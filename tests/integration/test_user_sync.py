@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from customerio_gcp_ops.cli import cli
+from customerio_gcp_ops.sources import open_source
+from customerio_gcp_ops.user_sync import Rejects, SyncReport, planned_operations
+from customerio_sandbox import Sandbox, SandboxControl
 
-from customerio_gcp.cli import cli
 from customerio_gcp.customerio.batching import Chunk, pack
 from customerio_gcp.customerio.limits import V2_BATCH_MAX_BYTES, json_size
-from customerio_gcp.operations.sources import open_source
-from customerio_gcp.operations.user_sync import Rejects, SyncReport, planned_operations
-from customerio_gcp.sandbox import Sandbox, SandboxControl
 from tests.conftest import PROJECT
 
 USERS = 20_000
@@ -78,7 +78,7 @@ def test_a_20000_user_sync_is_exact_packed_resumable_and_reports_rejects(
     write_users(users, USERS)
     control.set_faults({"reject_identifiers": REJECTED_BY_CUSTOMERIO})
     env = environment(sandbox, unique)
-    command = [sys.executable, "-m", "customerio_gcp.cli", "sync", "users", str(users), "--rate", "2"]
+    command = [sys.executable, "-m", "customerio_gcp_ops.cli", "sync", "users", str(users), "--rate", "2"]
 
     # Start, let it finish a few requests, then kill it (SIGTERM: it saves and stops).
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

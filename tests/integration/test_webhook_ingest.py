@@ -250,7 +250,7 @@ def test_routing_publishes_the_configured_subset(bigquery, bigquery_emulator, da
 
 
 def test_bigquery_unreachable_gives_503_and_nothing_is_routed(bigquery_emulator, dataset, routing) -> None:
-    from customerio_gcp.local.processes import free_port
+    from customerio_gcp_local.processes import free_port
 
     topic, subscription = routing
     handler = handler_for(

@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from customerio_gcp_local.stack import LocalStack
 
-from customerio_gcp.local.stack import LocalStack
 from tests.conftest import local_stack
 
 

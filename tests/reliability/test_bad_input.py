@@ -7,9 +7,8 @@ import json
 import time
 import uuid
 
+from customerio_gcp_local.stack import LocalStack
 from google.cloud import pubsub_v1
-
-from customerio_gcp.local.stack import LocalStack
 
 CORPUS: list[tuple[str, bytes, str]] = [
     ("identify", b"{not json", "InvalidMessageError"),

@@ -16,10 +16,10 @@ import uuid
 from collections import Counter
 
 import pytest
+from customerio_gcp_local.stack import LocalStack
 from ulid import ULID
 
 from customerio_gcp.customerio import Identifiers
-from customerio_gcp.local.stack import LocalStack
 from customerio_gcp.messages import IdentifyPerson, SendEmail, TrackEvent
 
 MESSAGES = int(os.environ.get("SOAK_MESSAGES", "2000"))

@@ -8,8 +8,8 @@ import pytest
 from customerio_gcp.customerio.errors import (
     BadRequestError,
     NotFoundError,
-    PermanentError,
     RateLimitedError,
+    RefusedError,
     ServerError,
     describe_error_body,
     error_from_response,
@@ -47,7 +47,7 @@ def test_long_bodies_are_capped() -> None:
     [
         (400, BadRequestError),
         (404, NotFoundError),
-        (409, PermanentError),
+        (409, RefusedError),
         (429, RateLimitedError),
         (500, ServerError),
         (524, ServerError),

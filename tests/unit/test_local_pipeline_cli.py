@@ -10,7 +10,7 @@ import sys
 def test_missing_gcloud_is_explained(tmp_path) -> None:
     env = {**os.environ, "PATH": str(tmp_path)}  # an empty PATH: no gcloud, no java
     result = subprocess.run(
-        [sys.executable, "-m", "customerio_gcp.local.pipeline"],
+        [sys.executable, "-m", "customerio_gcp_local.pipeline"],
         env=env,
         capture_output=True,
         text=True,

@@ -4,9 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from customerio_gcp.operations.sources import RowError, open_source, to_user
-from customerio_gcp.operations.user_sync import Pacer
+from customerio_gcp_ops.sources import RowError, open_source, to_user
+from customerio_gcp_ops.user_sync import Pacer
 
 
 def test_json_lines_rows_with_nested_or_flat_attributes(tmp_path: Path) -> None:

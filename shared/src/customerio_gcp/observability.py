@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TextIO
 
+from customerio_gcp.errors import classify
+
 LOGGER_NAME = "customerio_gcp"
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -104,8 +106,8 @@ class Operation:
 def timed(operation: str, **fields: Any) -> Iterator[Operation]:
     """Time an operation and emit one metric line: latency, outcome and error class.
 
-    An exception is classified (permanent/transient by its `retryable` flag, when it has one)
-    and re-raised; the line carries the exception's class name, never its text.
+    An exception is classified (`errors.classify`) and re-raised; the line carries the
+    exception's class name, never its text.
     """
     op = Operation(operation, dict(fields))
     started = time.perf_counter()
@@ -113,9 +115,9 @@ def timed(operation: str, **fields: Any) -> Iterator[Operation]:
     try:
         yield op
     except BaseException as exc:
-        error_class = type(exc).__name__
-        retryable = getattr(exc, "retryable", None)
-        op.outcome = "transient_error" if retryable else "permanent_error" if retryable is False else "error"
+        verdict = classify(exc)
+        error_class = verdict.error_class
+        op.outcome = "transient_error" if verdict.retry else "permanent_error"
         raise
     finally:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)

@@ -10,10 +10,11 @@ sends without server-side idempotency run through the `IdempotencyGuard`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from ulid import ULID
 
 from customerio_gcp.customerio.app import (
@@ -23,6 +24,7 @@ from customerio_gcp.customerio.app import (
     EmailRequest,
     PushRequest,
     SmsRequest,
+    TransactionalRequest,
 )
 from customerio_gcp.customerio.identifiers import Identifiers
 from customerio_gcp.customerio.track import (
@@ -36,7 +38,10 @@ from customerio_gcp.idempotency import IdempotencyGuard, InMemoryStore
 from customerio_gcp.ids import content_hash, event_ulid
 from customerio_gcp.messages import models as m
 from customerio_gcp.observability import timed
-from customerio_gcp.synced_attributes import SyncedAttributes
+from customerio_gcp.people.attribute_hashes import AttributeHashes
+
+R = TypeVar("R", bound=TransactionalRequest)
+Request = TypeVar("Request", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -54,14 +59,14 @@ class MessagingService:
         app: AppClient,
         *,
         guard: IdempotencyGuard | None = None,
-        synced: SyncedAttributes | None = None,
+        hashes: AttributeHashes | None = None,
     ) -> None:
-        """Without a `guard`, sends are de-duplicated within this process only; without `synced`,
-        every identify is sent (see `synced_attributes` for skipping unchanged ones)."""
+        """Without a `guard`, sends are de-duplicated within this process only; without `hashes`,
+        every identify is sent (see `people.attribute_hashes` for skipping unchanged ones)."""
         self._track = track
         self._app = app
         self._guard = guard or IdempotencyGuard(InMemoryStore())
-        self._synced = synced
+        self._hashes = hashes
 
     # --- people -----------------------------------------------------------------------------
 
@@ -77,13 +82,13 @@ class MessagingService:
         """Create or update a person; skipped when the attributes are those Customer.io already
         accepted (unless `force`), which the metric line reports as outcome `skipped`."""
         with timed("identify", identifier_kind=identifiers.kind, attribute_count=len(attributes)) as op:
-            synced = self._synced
-            if synced and not force and synced.unchanged(identifiers, attributes, update_only=update_only):
+            hashes = self._hashes
+            if hashes and not force and hashes.unchanged(identifiers, attributes, update_only=update_only):
                 op.outcome = "skipped"
                 return
             self._track.identify(identifiers, attributes, timestamp=timestamp, update_only=update_only)
-            if synced:
-                synced.remember(identifiers, attributes, update_only=update_only)
+            if hashes:
+                hashes.remember(identifiers, attributes, update_only=update_only)
 
     def suppress_user(self, identifiers: Identifiers) -> None:
         with timed("suppress", identifier_kind=identifiers.kind):
@@ -122,10 +127,9 @@ class MessagingService:
             self._track.merge(primary, secondary)
 
     def _forget(self, *people: Identifiers) -> None:
-        """Operations that change a person outside identify invalidate the synced-attributes hash."""
-        if self._synced:
-            for identifiers in people:
-                self._synced.forget(identifiers)
+        """Operations that change a person outside identify invalidate the attribute hash."""
+        if self._hashes:
+            self._hashes.forget(*people)
 
     # --- events -----------------------------------------------------------------------------
 
@@ -202,7 +206,12 @@ class MessagingService:
         return str(outcome.result.get("trigger_id", ""))
 
     def _send(
-        self, operation: str, request: Any, idempotency_key: str | None, call: Any, resend_unknown: bool
+        self,
+        operation: str,
+        request: R,
+        idempotency_key: str | None,
+        call: Callable[[R], Delivery],
+        resend_unknown: bool,
     ) -> Delivery:
         payload = request.body()
         key = f"{operation}:" + (idempotency_key or content_hash(payload))
@@ -296,7 +305,9 @@ def _event_ulid(timestamp: int, content: Mapping[str, Any], event_id: str | None
     return event_ulid(timestamp, content=content, caller_id=event_id)
 
 
-def _request(kind: type[Any], message: Any) -> Any:
-    """The API request inside a topic message: the message minus its envelope fields."""
+def _request(kind: type[Request], message: m.SendEmail | m.SendPush | m.SendSms | m.TriggerBroadcast) -> Request:
+    """The API request inside a topic message: the message minus its envelope fields. The two
+    models are declared apart (the contract is not the client); their fields are checked equal by
+    a test, so this mapping cannot drop a field silently."""
     data = message.model_dump(exclude={"v", "op", "idempotency_key"}, exclude_none=True)
     return kind.model_validate(data)

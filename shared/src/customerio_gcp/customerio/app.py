@@ -7,27 +7,30 @@ guard's job (`customerio_gcp.idempotency`).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Generator
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from customerio_gcp.customerio.errors import LimitExceededError
 from customerio_gcp.customerio.identifiers import Identifiers
-from customerio_gcp.customerio.limits import ATTACHMENTS_MAX_BYTES, check_audience
+from customerio_gcp.customerio.limits import (
+    BROADCAST_AUDIENCES,
+    check_attachments,
+    check_broadcast_audience,
+    check_email_content,
+)
 from customerio_gcp.customerio.transport import ApiClient
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class _Transactional(_Request):
+class TransactionalRequest(_Request):
     """Fields every transactional send shares."""
 
     transactional_message_id: int | str | None = None
@@ -39,7 +42,7 @@ class _Transactional(_Request):
     queue_draft: bool | None = None
 
 
-class EmailRequest(_Transactional):
+class EmailRequest(TransactionalRequest):
     """`POST /v1/send/email`: a template (`transactional_message_id`) or inline body+subject+from."""
 
     to: str = Field(min_length=1)
@@ -53,31 +56,20 @@ class EmailRequest(_Transactional):
 
     @model_validator(mode="after")
     def _template_or_inline(self) -> EmailRequest:
-        inline = (self.body_html, self.subject, self.from_)
-        if self.transactional_message_id is None and not all(inline):
-            raise ValueError("an email needs transactional_message_id, or body, subject and from")
+        check_email_content(self.transactional_message_id, self.body_html, self.subject, self.from_)
         return self
 
     @field_validator("attachments")
     @classmethod
     def _attachments_size(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value:
-            total = 0
-            for content in value.values():
-                try:
-                    base64.b64decode(content, validate=True)
-                except ValueError as exc:
-                    raise ValueError("attachment content must be base64") from exc
-                total += len(content)
-            if total > ATTACHMENTS_MAX_BYTES:
-                raise LimitExceededError("attachments", total, ATTACHMENTS_MAX_BYTES)
+        check_attachments(value)
         return value
 
 
-class PushRequest(_Transactional):
+class PushRequest(TransactionalRequest):
     """`POST /v1/send/push`. Push options beyond these pass through unchanged."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     to: str | None = None
     title: str | None = None
@@ -87,10 +79,10 @@ class PushRequest(_Transactional):
     custom_data: dict[str, Any] | None = None
 
 
-class SmsRequest(_Transactional):
+class SmsRequest(TransactionalRequest):
     """`POST /v1/send/sms`."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     to: str | None = None
 
@@ -111,19 +103,7 @@ class BroadcastTrigger(_Request):
 
     @model_validator(mode="after")
     def _one_audience(self) -> BroadcastTrigger:
-        given = [
-            name
-            for name in ("recipients", "emails", "ids", "per_user_data", "data_file_url")
-            if getattr(self, name) is not None
-        ]
-        if len(given) > 1:
-            raise ValueError(f"a broadcast takes at most one audience, got {', '.join(given)}")
-        if self.recipients is not None and not self.recipients:
-            raise ValueError("an empty recipients filter is refused by Customer.io (422)")
-        for name in ("emails", "ids", "per_user_data"):
-            value = getattr(self, name)
-            if value is not None:
-                check_audience(name, len(value))
+        check_broadcast_audience({name: getattr(self, name) for name in BROADCAST_AUDIENCES})
         return self
 
     def body(self) -> dict[str, Any]:
@@ -132,6 +112,8 @@ class BroadcastTrigger(_Request):
 
 class Delivery(BaseModel):
     """What a transactional send answers."""
+
+    model_config = ConfigDict(defer_build=True)
 
     delivery_id: str
     queued_at: int | None = None
@@ -160,7 +142,7 @@ class AppClient(ApiClient):
         answer = self._http.request("POST", path, json=trigger.body(), idempotent=False).json()
         return str(answer.get("id", "")) if isinstance(answer, dict) else ""
 
-    def _send(self, path: str, request: _Transactional) -> Delivery:
+    def _send(self, path: str, request: TransactionalRequest) -> Delivery:
         response = self._http.request("POST", path, json=request.body(), idempotent=False)
         return Delivery.model_validate(response.json())
 

@@ -1,8 +1,8 @@
-"""One error hierarchy every caller can act on: permanent (never retry) or transient (retry).
+"""The Customer.io clients' errors, in the runtime's one model (`customerio_gcp.errors`).
 
-The split follows Customer.io's documented status codes. Every message here is free of personal
-data: texts that come back from Customer.io pass through `redact`, and request bodies are never
-copied into an error.
+Permanent or transient follows Customer.io's documented status codes. Every message here is free
+of personal data: texts that come back from Customer.io pass through `redact`, and request bodies
+are never copied into an error.
 """
 
 from __future__ import annotations
@@ -11,63 +11,69 @@ import email.utils
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
+from customerio_gcp.errors import Error, PermanentError, TransientError
 from customerio_gcp.redaction import redact
 
-
-class CustomerIOError(Exception):
-    """Base of every failure the clients raise.
-
-    `reason` is short and free of personal data, so it may go into logs, metrics and dead-letter
-    attributes. `maybe_applied` is True when Customer.io may have acted on the request before the
-    failure (a read timeout, a 5xx): retrying such a non-idempotent call may repeat it.
-    """
-
-    retryable: ClassVar[bool] = False
-
-    def __init__(self, reason: str, *, status: int | None = None, maybe_applied: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.maybe_applied = maybe_applied
-
-    @property
-    def error_class(self) -> str:
-        """The name used for metrics and dead-letter attributes."""
-        return type(self).__name__
-
-    def __str__(self) -> str:
-        return self.reason if self.status is None else f"HTTP {self.status}: {self.reason}"
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchItemError",
+    "BatchItemFailure",
+    "ConnectionFailedError",
+    "CustomerIOError",
+    "ForbiddenError",
+    "LimitExceededError",
+    "NotFoundError",
+    "PermanentError",
+    "RateLimitedError",
+    "RefusedError",
+    "RegionMismatchError",
+    "RequestTimeoutError",
+    "ServerError",
+    "TransientError",
+    "UnprocessableError",
+    "error_from_response",
+]
 
 
-class PermanentError(CustomerIOError):
-    """The same request will fail the same way: dead-letter it, do not retry."""
+class CustomerIOError(Error):
+    """Base of every failure the Customer.io clients raise; each subclass is also a
+    `PermanentError` or a `TransientError` of the runtime's one error model."""
 
 
-class BadRequestError(PermanentError):
+class BadRequestError(CustomerIOError, PermanentError):
     """400: the body or a field is invalid."""
 
 
-class AuthenticationError(PermanentError):
+class AuthenticationError(CustomerIOError, PermanentError):
     """401: wrong key or IP restriction. Raised only after one credential refresh was tried."""
 
 
-class ForbiddenError(PermanentError):
+class ForbiddenError(CustomerIOError, PermanentError):
     """403: account not approved, or the workspace is in "do not send"."""
 
 
-class NotFoundError(PermanentError):
+class NotFoundError(CustomerIOError, PermanentError):
     """404/405: a missing campaign or broadcast, or a wrong path."""
 
 
-class UnprocessableError(PermanentError):
+class UnprocessableError(CustomerIOError, PermanentError):
     """422: e.g. a broadcast trigger with an empty recipients filter."""
 
 
-class LimitExceededError(PermanentError):
+class RefusedError(CustomerIOError, PermanentError):
+    """Any other 4xx Customer.io answers: the request as it is will not be taken."""
+
+
+class RegionMismatchError(CustomerIOError, PermanentError):
+    """Customer.io redirected the call to another region's host: the region setting is wrong."""
+
+
+class LimitExceededError(CustomerIOError, PermanentError):
     """A documented Customer.io limit would be broken; raised before anything is sent."""
 
     def __init__(self, limit: str, actual: int, maximum: int, unit: str = "bytes") -> None:
@@ -77,7 +83,7 @@ class LimitExceededError(PermanentError):
         self.maximum = maximum
 
 
-class BatchItemError(PermanentError):
+class BatchItemError(CustomerIOError, PermanentError):
     """One operation of a v2 batch that Customer.io refused (a 207 answer) or we refused."""
 
     def __init__(self, index: int, reason: str, field: str | None = None) -> None:
@@ -86,13 +92,7 @@ class BatchItemError(PermanentError):
         self.field = field
 
 
-class TransientError(CustomerIOError):
-    """Worth retrying with backoff: the same request may succeed later."""
-
-    retryable = True
-
-
-class RateLimitedError(TransientError):
+class RateLimitedError(CustomerIOError, TransientError):
     """429. `retry_after` is the server's Retry-After in seconds when it sent one."""
 
     def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
@@ -100,19 +100,19 @@ class RateLimitedError(TransientError):
         self.retry_after = retry_after
 
 
-class ServerError(TransientError):
+class ServerError(CustomerIOError, TransientError):
     """5xx, including Cloudflare's 522/524."""
 
 
-class RequestTimeoutError(TransientError):
+class RequestTimeoutError(CustomerIOError, TransientError):
     """408, or no answer within the client's timeout."""
 
 
-class ConnectionFailedError(TransientError):
+class ConnectionFailedError(CustomerIOError, TransientError):
     """The request never reached Customer.io (DNS, refused, TLS, connect timeout)."""
 
 
-_PERMANENT_BY_STATUS: dict[int, type[PermanentError]] = {
+_PERMANENT_BY_STATUS: dict[int, type[CustomerIOError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     403: ForbiddenError,
@@ -134,7 +134,7 @@ def error_from_response(response: httpx.Response) -> CustomerIOError:
         # A 5xx may come after Customer.io acted on the request — except 503, which a server
         # answers when it will not take the request at all (overloaded, in maintenance).
         return ServerError(reason, status=status, maybe_applied=status != 503)
-    error_type = _PERMANENT_BY_STATUS.get(status, PermanentError)
+    error_type = _PERMANENT_BY_STATUS.get(status, RefusedError)
     return error_type(reason, status=status)
 
 

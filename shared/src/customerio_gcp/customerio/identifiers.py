@@ -17,7 +17,7 @@ class Identifiers(BaseModel):
     take it as an `identifiers` object. Both forms come from here so they cannot disagree.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str | None = None
     email: str | None = None

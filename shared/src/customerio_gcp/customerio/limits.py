@@ -8,6 +8,7 @@ Customer.io does not say which it means.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -75,3 +76,41 @@ def check_v2_operation(operation: Mapping[str, Any]) -> int:
 def check_audience(name: str, count: int) -> None:
     if count > BROADCAST_AUDIENCE_MAX:
         raise LimitExceededError(f"broadcast {name}", count, BROADCAST_AUDIENCE_MAX, "entries")
+
+
+def check_attachments(attachments: Mapping[str, str] | None) -> None:
+    """Attachments are base64 and under 2 MB in all (what Customer.io receives, encoded)."""
+    if not attachments:
+        return
+    total = 0
+    for content in attachments.values():
+        try:
+            base64.b64decode(content, validate=True)
+        except ValueError as exc:
+            raise ValueError("attachment content must be base64") from exc
+        total += len(content)
+    if total > ATTACHMENTS_MAX_BYTES:
+        raise LimitExceededError("attachments", total, ATTACHMENTS_MAX_BYTES)
+
+
+def check_email_content(template: int | str | None, body: str | None, subject: str | None, sender: str | None) -> None:
+    """An email is a template (`transactional_message_id`) or inline body, subject and from."""
+    if template is None and not (body and subject and sender):
+        raise ValueError("an email needs transactional_message_id, or body, subject and from")
+
+
+BROADCAST_AUDIENCES = ("recipients", "emails", "ids", "per_user_data", "data_file_url")
+
+
+def check_broadcast_audience(audiences: Mapping[str, Any]) -> None:
+    """At most one audience form; no empty recipients filter (Customer.io answers 422); lists
+    within the documented size. `audiences` maps each form to its value (None when not given)."""
+    given = [name for name in BROADCAST_AUDIENCES if audiences.get(name) is not None]
+    if len(given) > 1:
+        raise ValueError(f"a broadcast takes at most one audience, got {', '.join(given)}")
+    if audiences.get("recipients") is not None and not audiences["recipients"]:
+        raise ValueError("an empty recipients filter is refused by Customer.io (422)")
+    for name in ("emails", "ids", "per_user_data"):
+        value = audiences.get(name)
+        if value is not None:
+            check_audience(name, len(value))

@@ -19,8 +19,8 @@ import httpx
 from customerio_gcp.customerio.errors import (
     ConnectionFailedError,
     CustomerIOError,
-    PermanentError,
     RateLimitedError,
+    RegionMismatchError,
     RequestTimeoutError,
     error_from_response,
 )
@@ -163,5 +163,5 @@ def _classify(response: httpx.Response) -> CustomerIOError:
     if response.is_redirect:
         # Customer.io redirects an EU workspace that calls the US host: a configuration error.
         target = urlsplit(response.headers.get("location", "")).hostname or "another host"
-        return PermanentError(f"redirected to {target}: is the region setting right?", status=response.status_code)
+        return RegionMismatchError(f"redirected to {target}: is the region setting right?", status=response.status_code)
     return error_from_response(response)

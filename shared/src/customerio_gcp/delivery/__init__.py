@@ -1,8 +1,8 @@
 """What every Pub/Sub-fed function shares: decode a push, deliver, classify, dead-letter.
 
-A function's entry point is two lines (see `functions/identify/main.py`):
+A function's entry point is a few lines (see `functions/identify/main.py`):
 
-    handle = PubSubDelivery.for_topic("identify")
+    handle = entry_point("identify")        # customerio_gcp.wiring: built on the first request
 
     @functions_framework.cloud_event
     def identify(event): handle(event)

@@ -11,21 +11,21 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from customerio_gcp.customerio.errors import CustomerIOError
 from customerio_gcp.delivery.push import PushedMessage
+from customerio_gcp.errors import Verdict
 from customerio_gcp.redaction import redact
 
 ATTRIBUTE_PREFIX = "dlq_"
 
 
 def dead_letter_attributes(
-    message: PushedMessage, error: CustomerIOError, *, function: str, source_subscription: str | None
+    message: PushedMessage, verdict: Verdict, *, function: str, source_subscription: str | None
 ) -> dict[str, str]:
     return {
         **message.attributes,
-        "dlq_error_class": error.error_class,
-        "dlq_reason": redact(error.reason, limit=500),
-        "dlq_status": str(error.status) if error.status is not None else "",
+        "dlq_error_class": verdict.error_class,
+        "dlq_reason": redact(verdict.reason, limit=500),
+        "dlq_status": str(verdict.status) if verdict.status is not None else "",
         "dlq_function": function,
         "dlq_source_subscription": message.subscription or source_subscription or "unknown",
         "dlq_original_message_id": message.message_id,

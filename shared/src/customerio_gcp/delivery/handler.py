@@ -13,20 +13,16 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from customerio_gcp.customerio.errors import PermanentError
 from customerio_gcp.delivery.dead_letter import DeadLetterPublisher, dead_letter_attributes
 from customerio_gcp.delivery.push import PushedMessage
+from customerio_gcp.errors import Error, Verdict, classify
 from customerio_gcp.messages.codec import decode
 from customerio_gcp.messages.models import TopicKind
-from customerio_gcp.observability import configure_logging, correlation_scope, log
+from customerio_gcp.observability import correlation_scope, log
 from customerio_gcp.service import MessagingService
-from customerio_gcp.settings import Settings
 
 
 class DeliveryOutcome(StrEnum):
@@ -34,53 +30,27 @@ class DeliveryOutcome(StrEnum):
     DEAD_LETTERED = "dead_lettered"
 
 
-@dataclass(frozen=True)
-class _Runtime:
-    service: MessagingService
-    dead_letter: DeadLetterPublisher | None
-    source_subscription: str | None
-
-
 class PubSubDelivery:
-    """The callable behind each Pub/Sub-fed function. Builds its runtime once per process."""
+    """The callable behind each Pub/Sub-fed function. It receives its parts; building them from
+    the environment is the composition root's job (`customerio_gcp.wiring`)."""
 
-    def __init__(self, topic: TopicKind, runtime_factory: Callable[[], _Runtime]) -> None:
-        self.topic = topic
-        self._factory = runtime_factory
-        self._runtime: _Runtime | None = None
-        self._lock = threading.Lock()
-
-    @classmethod
-    def for_topic(cls, topic: TopicKind, settings: Settings | None = None) -> PubSubDelivery:
-        """Production wiring from the environment (see `customerio_gcp.settings`)."""
-
-        def factory() -> _Runtime:
-            from customerio_gcp.wiring import build_service
-
-            resolved = settings or Settings.from_env()
-            configure_logging(resolved.log_level)
-            dead_letter = DeadLetterPublisher(resolved.dead_letter_topic) if resolved.dead_letter_topic else None
-            return _Runtime(build_service(resolved), dead_letter, resolved.source_subscription)
-
-        return cls(topic, factory)
-
-    @classmethod
-    def with_parts(
-        cls,
+    def __init__(
+        self,
         topic: TopicKind,
         service: MessagingService,
         dead_letter: DeadLetterPublisher | None,
         source_subscription: str | None = None,
-    ) -> PubSubDelivery:
-        runtime = _Runtime(service, dead_letter, source_subscription)
-        return cls(topic, lambda: runtime)
+    ) -> None:
+        self.topic = topic
+        self._service = service
+        self._dead_letter_publisher = dead_letter
+        self._source_subscription = source_subscription
 
     def __call__(self, event: Any) -> DeliveryOutcome:
         """Accepts a CloudEvent (anything with `.data`) or the event data itself."""
         return self.deliver(PushedMessage.from_event_data(getattr(event, "data", event)))
 
     def deliver(self, pushed: PushedMessage) -> DeliveryOutcome:
-        runtime = self._get_runtime()
         with correlation_scope(
             message_id=pushed.message_id,
             function=self.topic,
@@ -90,36 +60,37 @@ class PubSubDelivery:
             try:
                 message = decode(self.topic, pushed.data)
                 # `replayed_from` is set by `customerio-gcp dlq replay`: an operator's decision.
-                handled = runtime.service.handle(message, replayed="replayed_from" in pushed.attributes)
-            except PermanentError as error:
-                self._dead_letter(runtime, pushed, error)
-                return DeliveryOutcome.DEAD_LETTERED
+                handled = self._service.handle(message, replayed="replayed_from" in pushed.attributes)
             except Exception as error:
-                retryable = getattr(error, "retryable", None)
+                verdict = classify(error)
+                if not verdict.retry:
+                    self._dead_letter(pushed, verdict)
+                    return DeliveryOutcome.DEAD_LETTERED
                 log(
-                    logging.WARNING if retryable else logging.ERROR,
+                    logging.WARNING if isinstance(error, Error) else logging.ERROR,
                     "delivery failed; Pub/Sub will redeliver",
                     metric="delivery",
                     outcome="retry",
-                    error_class=type(error).__name__,
-                    reason=getattr(error, "reason", "unexpected error"),
+                    error_class=verdict.error_class,
+                    reason=verdict.reason,
                 )
                 raise
             log(logging.INFO, "message delivered", metric="delivery", outcome="delivered", **handled.details)
             return DeliveryOutcome.DELIVERED
 
-    def _dead_letter(self, runtime: _Runtime, pushed: PushedMessage, error: PermanentError) -> None:
+    def _dead_letter(self, pushed: PushedMessage, verdict: Verdict) -> None:
         attributes = dead_letter_attributes(
-            pushed, error, function=self.topic, source_subscription=runtime.source_subscription
+            pushed, verdict, function=self.topic, source_subscription=self._source_subscription
         )
-        if runtime.dead_letter is None:
+        publisher = self._dead_letter_publisher
+        if publisher is None:
             # Without a topic the only safe choice is to keep the message: fail, so it is retried
             # and Pub/Sub's own dead-letter policy catches it after the configured attempts.
             log(logging.ERROR, "permanent failure but no DEAD_LETTER_TOPIC is configured", metric="delivery",
-                outcome="retry", error_class=error.error_class, reason=attributes["dlq_reason"])  # fmt: skip
-            raise error
+                outcome="retry", error_class=verdict.error_class, reason=attributes["dlq_reason"])  # fmt: skip
+            raise NoDeadLetterTopicError(verdict.reason)
         try:
-            dead_letter_id = runtime.dead_letter.publish(pushed, attributes)
+            dead_letter_id = publisher.publish(pushed, attributes)
         except Exception as publish_error:
             log(logging.ERROR, "dead-letter publish failed; the message will be redelivered", metric="delivery",
                 outcome="retry", error_class=type(publish_error).__name__, reason=attributes["dlq_reason"])  # fmt: skip
@@ -129,18 +100,15 @@ class PubSubDelivery:
             "message dead-lettered",
             metric="delivery",
             outcome="dead_lettered",
-            error_class=error.error_class,
+            error_class=verdict.error_class,
             reason=attributes["dlq_reason"],
-            dead_letter_topic=runtime.dead_letter.topic_path,
+            dead_letter_topic=publisher.topic_path,
             dead_letter_message_id=dead_letter_id,
         )
 
-    def _get_runtime(self) -> _Runtime:
-        if self._runtime is None:
-            with self._lock:
-                if self._runtime is None:
-                    self._runtime = self._factory()
-        return self._runtime
+
+class NoDeadLetterTopicError(RuntimeError):
+    """A permanent failure with nowhere to put it: answered 500 so Pub/Sub keeps the message."""
 
 
 def _attempt(pushed: PushedMessage) -> str | None:

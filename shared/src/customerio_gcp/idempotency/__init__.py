@@ -13,7 +13,7 @@ from customerio_gcp.idempotency.guard import (
     SendInProgressError,
 )
 from customerio_gcp.idempotency.records import IdempotencyRecord, Status
-from customerio_gcp.idempotency.store import IdempotencyStore, InMemoryStore, LazyStore
+from customerio_gcp.idempotency.store import IdempotencyStore, InMemoryStore
 
 __all__ = [
     "IdempotencyGuard",
@@ -21,7 +21,6 @@ __all__ = [
     "IdempotencyRecord",
     "IdempotencyStore",
     "InMemoryStore",
-    "LazyStore",
     "Outcome",
     "OutcomeUnknownError",
     "SendInProgressError",

@@ -6,16 +6,14 @@ collection) deletes old records; until it does, the guard treats an expired reco
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
-from customerio_gcp.idempotency.records import IdempotencyRecord, Status, document_id
-
-BATCH = 300  # documents per batched read or write (Firestore allows 500 writes per batch)
+from customerio_gcp.firestore import document_id
+from customerio_gcp.idempotency.records import IdempotencyRecord, Status
 
 
 class FirestoreStore:
@@ -35,7 +33,7 @@ class FirestoreStore:
 
     def get(self, key: str) -> IdempotencyRecord | None:
         snapshot = self._ref(key).get()
-        return _from_doc(snapshot.to_dict()) if snapshot.exists else None
+        return _from_doc(key, snapshot.to_dict()) if snapshot.exists else None
 
     def replace(self, record: IdempotencyRecord, *, expected_token: str) -> bool:
         ref = self._ref(record.key)
@@ -65,27 +63,10 @@ class FirestoreStore:
         result: bool = remove(self._client.transaction())
         return result
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
-        found: dict[str, IdempotencyRecord] = {}
-        for start in range(0, len(keys), BATCH):
-            refs = [self._ref(key) for key in keys[start : start + BATCH]]
-            for snapshot in self._client.get_all(refs):
-                record = _from_doc(snapshot.to_dict()) if snapshot.exists else None
-                if record is not None:
-                    found[record.key] = record
-        return found
-
-    def put_many(self, records: Sequence[IdempotencyRecord]) -> None:
-        for start in range(0, len(records), BATCH):
-            batch = self._client.batch()
-            for record in records[start : start + BATCH]:
-                batch.set(self._ref(record.key), _to_doc(record))
-            batch.commit()
-
 
 def _to_doc(record: IdempotencyRecord) -> dict[str, Any]:
+    # The key itself is not stored (it may hold an email): documents are found by its hash.
     return {
-        "key": record.key,
         "status": record.status.value,
         "payload_hash": record.payload_hash,
         "token": record.token,
@@ -95,11 +76,11 @@ def _to_doc(record: IdempotencyRecord) -> dict[str, Any]:
     }
 
 
-def _from_doc(doc: dict[str, Any] | None) -> IdempotencyRecord | None:
+def _from_doc(key: str, doc: dict[str, Any] | None) -> IdempotencyRecord | None:
     if not doc:
         return None
     return IdempotencyRecord(
-        key=doc["key"],
+        key=key,
         status=Status(doc["status"]),
         payload_hash=doc["payload_hash"],
         token=doc["token"],

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from customerio_gcp.customerio.errors import PermanentError, TransientError
+from customerio_gcp.errors import PermanentError, TransientError, classify
 from customerio_gcp.idempotency.records import IdempotencyRecord, Status
 from customerio_gcp.idempotency.store import IdempotencyStore
 from customerio_gcp.ids import content_hash
@@ -82,10 +82,11 @@ class IdempotencyGuard:
         try:
             result = action()
         except BaseException as exc:
-            if getattr(exc, "maybe_applied", False):
+            verdict = classify(exc)
+            if verdict.maybe_applied:
                 unknown = IdempotencyRecord(key, Status.UNKNOWN, payload_hash, token, now, now + self._ttl_s)
                 self._store.replace(unknown, expected_token=token)
-                raise OutcomeUnknownError(getattr(exc, "reason", type(exc).__name__)) from exc
+                raise OutcomeUnknownError(verdict.reason) from exc
             if not self._store.delete(key, expected_token=token):
                 log(logging.WARNING, "idempotency record was taken over before release", idempotency="lost_lease")
             raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -32,8 +31,3 @@ class IdempotencyRecord:
 
     def completed(self, result: dict[str, Any]) -> IdempotencyRecord:
         return replace(self, status=Status.COMPLETED, result=result)
-
-
-def document_id(key: str) -> str:
-    """A store-safe id for any key (Firestore ids cannot hold '/', and keys may be long)."""
-    return hashlib.sha256(key.encode()).hexdigest()

@@ -1,7 +1,7 @@
 """The persistence interface behind the guard, and an in-process implementation.
 
-Four calls make the guard; `get_many` and `put_many` let bulk work (a 20,000-user sync checking
-last-synced attributes) use one round trip per few hundred records instead of one per record.
+Four calls make the guard, as in Powertools' persistence layer: a conditional create, a read, and
+a replace and a delete that only the attempt holding the record (its token) may make.
 
 `InMemoryStore` protects one process only (a local run, a CLI); across function instances use
 `FirestoreStore`. Another backend implements the same four calls.
@@ -10,7 +10,6 @@ last-synced attributes) use one round trip per few hundred records instead of on
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from customerio_gcp.idempotency.records import IdempotencyRecord
@@ -27,12 +26,6 @@ class IdempotencyStore(Protocol):
 
     def delete(self, key: str, *, expected_token: str) -> bool:
         """Delete only if the stored record's token is `expected_token`; True when done."""
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
-        """The records that exist among `keys`."""
-
-    def put_many(self, records: Sequence[IdempotencyRecord]) -> None:
-        """Store each record unconditionally (create or overwrite)."""
 
 
 class InMemoryStore:
@@ -66,46 +59,3 @@ class InMemoryStore:
                 return False
             del self._records[key]
             return True
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
-        with self._lock:
-            return {k: self._records[k] for k in keys if k in self._records}
-
-    def put_many(self, records: Sequence[IdempotencyRecord]) -> None:
-        with self._lock:
-            self._records.update({r.key: r for r in records})
-
-
-class LazyStore:
-    """Creates the real store on first use, so a function that never sends (identify, track)
-    never imports or connects the Firestore client: it keeps their cold start light."""
-
-    def __init__(self, factory: Callable[[], IdempotencyStore]) -> None:
-        self._factory = factory
-        self._store: IdempotencyStore | None = None
-        self._lock = threading.Lock()
-
-    def _get(self) -> IdempotencyStore:
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    self._store = self._factory()
-        return self._store
-
-    def create(self, record: IdempotencyRecord) -> bool:
-        return self._get().create(record)
-
-    def get(self, key: str) -> IdempotencyRecord | None:
-        return self._get().get(key)
-
-    def replace(self, record: IdempotencyRecord, *, expected_token: str) -> bool:
-        return self._get().replace(record, expected_token=expected_token)
-
-    def delete(self, key: str, *, expected_token: str) -> bool:
-        return self._get().delete(key, expected_token=expected_token)
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
-        return self._get().get_many(keys)
-
-    def put_many(self, records: Sequence[IdempotencyRecord]) -> None:
-        self._get().put_many(records)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from customerio_gcp.customerio.errors import LimitExceededError, PermanentError
+from customerio_gcp.customerio.errors import LimitExceededError
+from customerio_gcp.errors import PermanentError
 from customerio_gcp.messages.models import (
     SCHEMA_VERSION,
     IdentifyTopicMessage,
@@ -17,11 +19,18 @@ from customerio_gcp.messages.models import (
     TransactionalTopicMessage,
 )
 
-ADAPTERS: dict[TopicKind, TypeAdapter[Any]] = {
-    "identify": TypeAdapter(IdentifyTopicMessage),
-    "track": TypeAdapter(TrackTopicMessage),
-    "transactional": TypeAdapter(TransactionalTopicMessage),
+_UNIONS: dict[TopicKind, Any] = {
+    "identify": IdentifyTopicMessage,
+    "track": TrackTopicMessage,
+    "transactional": TransactionalTopicMessage,
 }
+
+
+@cache
+def adapter(topic: TopicKind) -> TypeAdapter[Any]:
+    """The validator of one topic's messages, built on first use: a function validates only its
+    own topic, and building all three would cost every cold start (models defer theirs too)."""
+    return TypeAdapter(_UNIONS[topic])
 
 
 class InvalidMessageError(PermanentError):
@@ -45,7 +54,7 @@ def decode(topic: TopicKind, data: bytes) -> Message:
         shown = version if isinstance(version, int) else type(version).__name__
         raise InvalidMessageError(f"unsupported message version {shown}; this consumer reads v{SCHEMA_VERSION}")
     try:
-        message: Message = ADAPTERS[topic].validate_python(raw)
+        message: Message = adapter(topic).validate_python(raw)
     except ValidationError as exc:
         raise InvalidMessageError(describe_validation_error(exc)) from None
     except LimitExceededError:

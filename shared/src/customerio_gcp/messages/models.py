@@ -10,23 +10,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from customerio_gcp.customerio.app import (
-    BroadcastTrigger,
-    EmailRequest,
-    PushRequest,
-    SmsRequest,
-)
 from customerio_gcp.customerio.identifiers import Identifiers
-from customerio_gcp.customerio.limits import check_attributes, check_event
+from customerio_gcp.customerio.limits import (
+    BROADCAST_AUDIENCES,
+    check_attachments,
+    check_attributes,
+    check_broadcast_audience,
+    check_email_content,
+    check_event,
+)
 
 TopicKind = Literal["identify", "track", "transactional"]
 SCHEMA_VERSION = 1
 
 
 class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     v: Literal[1] = 1
 
@@ -133,9 +134,14 @@ TrackTopicMessage = Annotated[TrackEvent | AnonymousEvent, Field(discriminator="
 
 
 # --- transactional topic: sends Customer.io cannot de-duplicate ---------------------------------
+# The contract owns these fields: they mirror the App API's request bodies but are declared here,
+# so a change to the client (`customerio.app`) never silently changes what publishers may send,
+# nor the published JSON Schema. The service maps each message to its request.
 
 
 class _Idempotent(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     idempotency_key: str | None = Field(
         default=None,
         min_length=1,
@@ -144,24 +150,91 @@ class _Idempotent(BaseModel):
     )
 
 
-class SendEmail(EmailRequest, _Idempotent):
+class _Transactional(_Idempotent):
+    """Fields every transactional send shares."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+    transactional_message_id: int | str | None = None
+    identifiers: Identifiers
+    message_data: dict[str, Any] | None = None
+    send_at: int | None = None
+    disable_message_retention: bool | None = None
+    send_to_unsubscribed: bool | None = None
+    queue_draft: bool | None = None
+
+
+# Comments, not docstrings, on these four: a docstring would become a description in the
+# published JSON Schema.
+# `POST /v1/send/email`: a template (`transactional_message_id`) or inline body+subject+from.
+class SendEmail(_Transactional):
+    to: str = Field(min_length=1)
+    body_html: str | None = Field(default=None, alias="body")
+    subject: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    reply_to: str | None = None
+    bcc: str | None = None
+    tracked: bool | None = None
+    attachments: dict[str, str] | None = None
     v: Literal[1] = 1
     op: Literal["send_email"] = "send_email"
 
+    @model_validator(mode="after")
+    def _template_or_inline(self) -> SendEmail:
+        check_email_content(self.transactional_message_id, self.body_html, self.subject, self.from_)
+        return self
 
-class SendPush(PushRequest, _Idempotent):
+    @field_validator("attachments")
+    @classmethod
+    def _attachments_size(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        check_attachments(value)
+        return value
+
+
+# `POST /v1/send/push`. Push options beyond these pass through unchanged.
+class SendPush(_Transactional):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
+    to: str | None = None
+    title: str | None = None
+    message: str | None = None
+    image_url: str | None = None
+    link: str | None = None
+    custom_data: dict[str, Any] | None = None
     v: Literal[1] = 1
     op: Literal["send_push"] = "send_push"
 
 
-class SendSms(SmsRequest, _Idempotent):
+# `POST /v1/send/sms`.
+class SendSms(_Transactional):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
+    to: str | None = None
     v: Literal[1] = 1
     op: Literal["send_sms"] = "send_sms"
 
 
-class TriggerBroadcast(BroadcastTrigger, _Idempotent):
+# `POST /v1/campaigns/{broadcast_id}/triggers` with at most one audience form.
+class TriggerBroadcast(_Idempotent):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+    broadcast_id: int = Field(gt=0)
+    data: dict[str, Any] | None = None
+    recipients: dict[str, Any] | None = None
+    emails: list[str] | None = None
+    ids: list[str] | None = None
+    per_user_data: list[dict[str, Any]] | None = None
+    data_file_url: str | None = None
+    id_ignore_missing: bool | None = None
+    email_ignore_missing: bool | None = None
+    email_add_duplicates: bool | None = None
     v: Literal[1] = 1
     op: Literal["trigger_broadcast"] = "trigger_broadcast"
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> TriggerBroadcast:
+        check_broadcast_audience({name: getattr(self, name) for name in BROADCAST_AUDIENCES})
+        return self
 
 
 TransactionalTopicMessage = Annotated[SendEmail | SendPush | SendSms | TriggerBroadcast, Field(discriminator="op")]

@@ -11,13 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from customerio_gcp.messages.codec import ADAPTERS
+from customerio_gcp.messages.codec import adapter
+from customerio_gcp.messages.models import TopicKind
 
 
 def export_schemas() -> dict[str, dict[str, Any]]:
     schemas: dict[str, dict[str, Any]] = {}
-    for topic, adapter in ADAPTERS.items():
-        schema = adapter.json_schema(by_alias=True)
+    topics: tuple[TopicKind, ...] = ("identify", "track", "transactional")
+    for topic in topics:
+        schema = adapter(topic).json_schema(by_alias=True)
         schema["title"] = f"customerio-gcp {topic} topic message, v1"
         schemas[topic] = schema
     return schemas

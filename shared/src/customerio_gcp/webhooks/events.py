@@ -41,7 +41,7 @@ IdText = Annotated[str | None, BeforeValidator(_id_text)]
 
 
 class EventIdentifiers(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     id: IdText = None
     email: IdText = None
@@ -49,7 +49,7 @@ class EventIdentifiers(BaseModel):
 
 
 class EventData(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     identifiers: EventIdentifiers | None = None
     customer_id: IdText = None
@@ -71,7 +71,7 @@ class EventData(BaseModel):
 
 
 class ReportingEvent(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     event_id: Annotated[str, BeforeValidator(_id_text)] = Field(min_length=1, max_length=1024)
     object_type: str = Field(min_length=1, max_length=200)

@@ -17,9 +17,9 @@ from urllib.parse import unquote
 
 from ulid import ULID
 
-from customerio_gcp.customerio import limits
-from customerio_gcp.sandbox.faults import FaultInjector
-from customerio_gcp.sandbox.state import Workspace
+from customerio_sandbox import limits
+from customerio_sandbox.faults import FaultInjector
+from customerio_sandbox.state import Workspace
 
 TRACK_HOSTS = {"us": "track.customer.io", "eu": "track-eu.customer.io"}
 APP_HOSTS = {"us": "api.customer.io", "eu": "api-eu.customer.io"}

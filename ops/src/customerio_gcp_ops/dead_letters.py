@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from customerio_gcp.operations.names import Paths
+from customerio_gcp_ops.names import Paths
 
 PUBSUB_DEAD_LETTER_PREFIX = "CloudPubSubDeadLetter"
 OUR_PREFIX = "dlq_"

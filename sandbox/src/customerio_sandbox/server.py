@@ -23,9 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from customerio_gcp.sandbox.api import Answer, Credentials, SandboxApi
-from customerio_gcp.sandbox.faults import FaultInjector, Faults
-from customerio_gcp.sandbox.state import Workspace
+from customerio_sandbox.api import Answer, Credentials, SandboxApi
+from customerio_sandbox.faults import FaultInjector, Faults
+from customerio_sandbox.state import Workspace
 
 SandboxCredentials = Credentials
 MAX_BODY = 5_000_000

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from customerio_gcp.operations.dead_letters import leased
-from customerio_gcp.operations.names import Paths
+from customerio_gcp_ops.dead_letters import leased
+from customerio_gcp_ops.names import Paths
 
 
 @dataclass

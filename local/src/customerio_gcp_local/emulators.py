@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from customerio_gcp.local.processes import ManagedProcess, free_port, wait_for_port
+from customerio_gcp_local.processes import ManagedProcess, free_port, wait_for_port
 
 INSTALL_HINT = (
     "The Google Cloud SDK is needed for the local emulators: install it (https://cloud.google.com/sdk/docs/install), "

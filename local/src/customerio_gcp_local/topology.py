@@ -14,6 +14,10 @@ from typing import Any
 from customerio_gcp.messages.models import TopicKind
 from customerio_gcp.pipeline import PipelineConfig
 
+# Pub/Sub allows 31 days of subscription retention (what Terraform sets for dead letters); the
+# emulator still refuses more than the old maximum of 7 days.
+EMULATOR_MAX_SUBSCRIPTION_RETENTION_S = 7 * 24 * 3600
+
 
 @dataclass(frozen=True)
 class TopicPaths:
@@ -53,7 +57,9 @@ def create_topology(
                     "name": paths.dead_letter_subscription,
                     "topic": paths.dead_letter_topic,
                     "ack_deadline_seconds": 60,
-                    "message_retention_duration": duration_pb2.Duration(seconds=config.dead_letter_retention_s),
+                    "message_retention_duration": duration_pb2.Duration(
+                        seconds=min(config.dead_letter_retention_s, EMULATOR_MAX_SUBSCRIPTION_RETENTION_S)
+                    ),
                 }
             )
             request: dict[str, Any] = {

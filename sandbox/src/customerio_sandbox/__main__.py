@@ -6,8 +6,8 @@ import argparse
 import contextlib
 import sys
 
-from customerio_gcp.sandbox.api import Credentials
-from customerio_gcp.sandbox.server import Sandbox
+from customerio_sandbox.api import Credentials
+from customerio_sandbox.server import Sandbox
 
 
 def main(argv: list[str] | None = None) -> int:

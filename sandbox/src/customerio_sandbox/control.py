@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
-from customerio_gcp.sandbox.faults import Faults
+from customerio_sandbox.faults import Faults
 
 
 class SandboxControl:

@@ -1,6 +1,6 @@
 """The whole pipeline on one machine: emulators, the sandbox, the three functions, the topology.
 
-Used by `make run` (`customerio_gcp.local.pipeline`) and by the end-to-end tests, so both run the
+Used by `make run` (`customerio_gcp_local.pipeline`) and by the end-to-end tests, so both run the
 same wiring. Functions run as real functions-framework processes with the environment Terraform
 gives them in the cloud (topic paths, subscription, settings), pointed at the emulators and the
 sandbox instead of Google and Customer.io.
@@ -17,20 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from customerio_gcp.local import emulators
-from customerio_gcp.local.processes import ManagedProcess, free_port, wait_for_port
-from customerio_gcp.local.pusher import PullPusher
-from customerio_gcp.local.topology import TopicPaths, create_topology
+from customerio_sandbox import Sandbox, SandboxControl
+
 from customerio_gcp.messages.models import TopicKind
 from customerio_gcp.pipeline import TOPIC_KINDS, PipelineConfig
 from customerio_gcp.pipeline import load as load_pipeline
 from customerio_gcp.publishing import Publisher
-from customerio_gcp.sandbox import Sandbox, SandboxControl
+from customerio_gcp_local import emulators
+from customerio_gcp_local.processes import ManagedProcess, free_port, wait_for_port
+from customerio_gcp_local.pusher import PullPusher
+from customerio_gcp_local.topology import TopicPaths, create_topology
 
 
 @dataclass
 class FunctionProcess:
-    kind: TopicKind
+    kind: str
     url: str
     process: ManagedProcess
 
@@ -201,6 +202,7 @@ class LocalStack:
         }
         executable = Path(sys.executable).with_name("functions-framework")
         source = self.functions_dir / spec.function / "main.py"
+        env |= packaged_path(source)
         args = [str(executable), "--target", spec.function, "--source", str(source)]
         args += ["--host", "127.0.0.1", "--port", str(port)]
         process = ManagedProcess(f"function-{kind}{self.suffix}", args, log_dir=self.log_dir, env=env)
@@ -231,6 +233,15 @@ class LocalStack:
                                        topic=self.webhook_events_topic)  # fmt: skip
         subscriber.close()
         port = free_port()
+        webhook = self.spawn_webhook(port=port)
+        wait_for_port(port, timeout=60, process=webhook.process.process)
+        self.webhook = webhook.process
+        self.webhook_url = webhook.url
+
+    def spawn_webhook(self, *, port: int | None = None) -> FunctionProcess:
+        """A webhook-ingest process with the stack's environment (also for cold-start benchmarks)."""
+        assert self.bigquery_endpoint is not None
+        port = port or free_port()
         env = {
             **os.environ,
             "PUBSUB_EMULATOR_HOST": self.pubsub_host or "",
@@ -244,11 +255,11 @@ class LocalStack:
         }
         executable = Path(sys.executable).with_name("functions-framework")
         source = self.functions_dir / "webhook_ingest" / "main.py"
+        env |= packaged_path(source)
         args = [str(executable), "--target", "webhook_ingest", "--source", str(source)]
         args += ["--host", "127.0.0.1", "--port", str(port)]
-        self.webhook = ManagedProcess(f"function-webhook{self.suffix}", args, log_dir=self.log_dir, env=env)
-        wait_for_port(port, timeout=60, process=self.webhook.process)
-        self.webhook_url = f"http://127.0.0.1:{port}/"
+        process = ManagedProcess(f"function-webhook{self.suffix}-{port}", args, log_dir=self.log_dir, env=env)
+        return FunctionProcess("webhook_ingest", f"http://127.0.0.1:{port}/", process)
 
     def crash_function_worker(self, kind: TopicKind) -> int:
         """SIGKILL the process serving `kind` (gunicorn's worker): requests in flight die with it,
@@ -270,6 +281,17 @@ class LocalStack:
         port = _port_of(old.url)
         self.functions[kind] = self._start_function(kind, port=port)
         wait_for_port(port, timeout=60, process=self.functions[kind].process.process)
+
+
+def packaged_path(main: Path) -> dict[str, str]:
+    """Run a packaged function (`make package` unpacks each zip to build/functions/<name>/) on
+    its own copy of the runtime and nothing else of it (`packaged_only/sitecustomize.py` takes the
+    editable install off sys.path), so what runs locally is what deploys. A plain
+    `functions/<name>/` source runs the installed runtime."""
+    tree = main.parent
+    if not (tree / "customerio_gcp").is_dir():
+        return {}
+    return {"PYTHONPATH": os.pathsep.join([str(tree), str(Path(__file__).parent / "packaged_only")])}
 
 
 def _parent_of(pid: int) -> int | None:

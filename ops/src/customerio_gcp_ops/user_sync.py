@@ -29,10 +29,10 @@ from customerio_gcp.customerio.identifiers import Identifiers
 from customerio_gcp.customerio.track import TrackClient
 from customerio_gcp.customerio.v2 import Operation
 from customerio_gcp.messages.models import IdentifyPerson
-from customerio_gcp.operations.sources import RowError, Source, to_user
+from customerio_gcp.people import AttributeHashes
 from customerio_gcp.publishing import Publisher
 from customerio_gcp.repository import plan
-from customerio_gcp.synced_attributes import SyncedAttributes
+from customerio_gcp_ops.sources import RowError, Source, to_user
 
 Position = tuple[int, int]  # (row number, operation number within the row)
 CHECK_WINDOW = 500  # operations whose synced-attribute hashes are looked up in one round trip
@@ -177,7 +177,7 @@ def via_batch(
     checkpoint: Checkpoint,
     rejects: Rejects,
     rate_per_s: float = 100.0,
-    synced: SyncedAttributes | None = None,
+    synced: AttributeHashes | None = None,
     stop: StopFlag | None = None,
     on_progress: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
@@ -224,9 +224,7 @@ def via_batch(
             continue
         chunk = [in_flight.pop(index) for index in part.indices]
         if synced:  # as the identify function does: invalidate before suppress or delete is sent
-            for item in chunk:
-                if item.attributes is None:
-                    synced.forget(item.identifiers)
+            synced.forget(*(item.identifiers for item in chunk if item.attributes is None))
         pacer.wait()
         failures = {f.index: f for f in track.send_chunk(part)}
         report.requests += 1

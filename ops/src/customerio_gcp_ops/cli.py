@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 
-from customerio_gcp.operations import dead_letters as dlq
-from customerio_gcp.operations.names import Paths, pipeline_paths
 from customerio_gcp.pipeline import TOPIC_KINDS
+from customerio_gcp_ops import dead_letters as dlq
+from customerio_gcp_ops.names import Paths, pipeline_paths
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -273,11 +273,13 @@ def sync_users(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from customerio_gcp.operations import user_sync
-    from customerio_gcp.operations.sources import open_source
+    from customerio_gcp.people import AttributeHashes
     from customerio_gcp.settings import Settings
-    from customerio_gcp.synced_attributes import SyncedAttributes
-    from customerio_gcp.wiring import build_http_client, build_idempotency_store, build_secrets, build_track_client
+    from customerio_gcp.wiring.clients import build_http_client, build_track_client
+    from customerio_gcp.wiring.secret_cache import build_secrets
+    from customerio_gcp.wiring.stores import build_hash_store
+    from customerio_gcp_ops import user_sync
+    from customerio_gcp_ops.sources import open_source
 
     try:
         src = open_source(source, sql_url=sql_url, query=query)
@@ -314,7 +316,7 @@ def sync_users(
             track = build_track_client(settings, build_secrets(settings), build_http_client(settings))
             synced = None
             if skip_unchanged and settings.identify_skip_unchanged:
-                synced = SyncedAttributes(build_idempotency_store(settings, settings.identify_hash_collection))
+                synced = AttributeHashes(build_hash_store(settings))
             state = user_sync.Checkpoint.load(
                 checkpoint or base.with_name(base.name + ".checkpoint.json"), src.fingerprint, restart=restart
             )
@@ -345,7 +347,7 @@ def sync_users(
 @cli.command(help="Topics, subscriptions, backlogs and dead letters; last hour's counts from Cloud Monitoring.")
 @click.pass_obj
 def status(obj: Context) -> None:
-    from customerio_gcp.operations.status import collect
+    from customerio_gcp_ops.status import collect
 
     monitoring = None
     if not obj.emulator:

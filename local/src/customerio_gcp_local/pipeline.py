@@ -1,6 +1,6 @@
 """`make run`: the whole pipeline on this machine, a demo workload, and a summary of what happened.
 
-    python -m customerio_gcp.local.pipeline [--keep-running] [--functions-dir functions]
+    python -m customerio_gcp_local.pipeline [--keep-running] [--functions-dir build/functions]
 
 Starts the Pub/Sub, Firestore and BigQuery emulators, the Customer.io sandbox, the three delivery
 functions and webhook-ingest; creates the topics, dead-letter topics and push subscriptions from
@@ -24,11 +24,11 @@ from types import FrameType
 from typing import Any
 
 from customerio_gcp.customerio.identifiers import Identifiers
-from customerio_gcp.local.emulators import MissingToolError, require_gcloud
-from customerio_gcp.local.stack import LocalStack, wait_until
 from customerio_gcp.messages import MergePeople, SendEmail, TrackEvent
 from customerio_gcp.pipeline import TOPIC_KINDS
 from customerio_gcp.repository import User, plan
+from customerio_gcp_local.emulators import MissingToolError, require_gcloud
+from customerio_gcp_local.stack import LocalStack, wait_until
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed, so the demo's event ULIDs are reproducible
 
@@ -231,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--functions-dir", type=Path, default=Path("functions"))
+    parser.add_argument(
+        "--functions-dir", type=Path, default=Path("build/functions"), help="packaged functions (make package)"
+    )
     parser.add_argument("--log-dir", type=Path, default=Path(".local/logs"))
     parser.add_argument("--keep-running", action="store_true", help="stay up after the demo until Ctrl-C")
     args = parser.parse_args(argv)
