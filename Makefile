@@ -39,6 +39,7 @@ lint: $(STAMP) ## ruff, and mypy --strict on the runtime and the tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	MYPYPATH=$(subst $(eval) ,:,$(addsuffix /src,$(PACKAGES))) $(VENV)/bin/mypy --config-file shared/pyproject.toml $(addsuffix /src,$(PACKAGES))
+	@for main in functions/*/main.py; do $(VENV)/bin/mypy --config-file shared/pyproject.toml $$main || exit 1; done
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -99,32 +99,36 @@ def test_a_send_that_failed_before_reaching_customerio_can_be_retried(
     assert [r["status"] for r in control.requests("send_email")] == [429, 429, 429, 200]
 
 
-def test_an_ambiguous_failure_is_not_repeated_until_an_operator_replays_it(
+def test_an_ambiguous_failure_is_not_repeated_until_an_operator_approves(
     track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
 ) -> None:
-    service = service_with(track, app, IdempotencyGuard(store))
+    guard = IdempotencyGuard(store)
+    service = service_with(track, app, guard)
     control.set_faults({"scripted": [{"status": 500, "count": 1}]})  # may have been sent
     with pytest.raises(OutcomeUnknownError) as caught:
         service.send_transactional(EMAIL, idempotency_key="k-unknown")
     assert not caught.value.retryable  # permanent: it goes to the dead-letter topic with this reason
-    assert "replay the dead letter" in caught.value.reason
+    assert "--resend-unknown" in caught.value.reason
     record = store.get("send_email:k-unknown")
     assert record is not None and record.status is Status.UNKNOWN
     with pytest.raises(OutcomeUnknownError):  # a redelivery does not send it again
         service.send_transactional(EMAIL, idempotency_key="k-unknown")
     assert len(control.requests("send_email")) == 1
-    delivery = service.send_transactional(EMAIL, idempotency_key="k-unknown", resend_unknown=True)  # the replay
+    assert guard.approve_resend("send_email:k-unknown")  # the operator's decision, in the record itself
+    delivery = service.send_transactional(EMAIL, idempotency_key="k-unknown")
     assert [r["status"] for r in control.requests("send_email")] == [500, 200]
     assert service.send_transactional(EMAIL, idempotency_key="k-unknown") == delivery  # completed now
+    assert not guard.approve_resend("send_email:k-unknown")  # nothing left to approve
 
 
-def test_an_expired_lease_can_be_taken_over(
+def test_an_expired_lease_is_unknown_never_taken_over(
     track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
 ) -> None:
     now = [1_000_000.0]
     guard = IdempotencyGuard(store, lease_s=60, clock=lambda: now[0])
     service = service_with(track, app, guard)
     # An attempt that crashed after taking the record: IN_PROGRESS, never completed or released.
+    # It may have crashed after Customer.io accepted the send: only a person can tell.
     payload = EMAIL.body()
     from customerio_gcp.ids import content_hash
 
@@ -132,14 +136,17 @@ def test_an_expired_lease_can_be_taken_over(
         "send_email:k2", Status.IN_PROGRESS, content_hash(payload), "crashed", now[0] + 60, now[0] + 1e6
     )
     assert store.create(crashed)
-    with pytest.raises(SendInProgressError):
+    with pytest.raises(SendInProgressError):  # within the lease: retried later
+        service.send_transactional(EMAIL, idempotency_key="k2")
+    now[0] += 61
+    with pytest.raises(OutcomeUnknownError):  # past it: dead-lettered for a person
         service.send_transactional(EMAIL, idempotency_key="k2")
     assert control.requests("send_email") == []
-    now[0] += 61
+    record = store.get("send_email:k2")
+    assert record is not None and record.status is Status.UNKNOWN
+    assert guard.approve_resend("send_email:k2")
     service.send_transactional(EMAIL, idempotency_key="k2")
     assert len(control.requests("send_email")) == 1
-    record = store.get("send_email:k2")
-    assert record is not None and record.status is Status.COMPLETED and record.token != "crashed"
 
 
 def test_a_reused_key_with_different_content_is_refused(
@@ -203,3 +210,34 @@ def test_firestore_create_race_has_one_winner(firestore_client, unique: str) -> 
     for t in threads:
         t.join()
     assert sorted(wins) == [False] * 7 + [True]
+
+
+def test_only_the_holder_may_replace_or_delete(store: IdempotencyStore) -> None:
+    """The token contract every store keeps: with it broken, two workers could both own a lease
+    (or one could release the other's record), and a send could go out twice."""
+    record = IdempotencyRecord("op:tok", Status.IN_PROGRESS, "h", "holder", time.time() + 60, time.time() + 600)
+    assert store.create(record)
+    assert not store.create(record)
+    intruder = record.completed({"delivery_id": "x"})
+    assert not store.replace(intruder, expected_token="someone-else")
+    assert not store.delete("op:tok", expected_token="someone-else")
+    kept = store.get("op:tok")
+    assert kept is not None and kept.status is Status.IN_PROGRESS and kept.token == "holder"
+    assert store.replace(intruder, expected_token="holder")
+    after = store.get("op:tok")
+    assert after is not None and after.status is Status.COMPLETED
+    assert not store.delete("op:tok", expected_token="someone-else")
+    assert store.delete("op:tok", expected_token="holder")
+    assert store.get("op:tok") is None
+    assert not store.replace(intruder, expected_token="holder")  # nothing to replace any more
+    assert not store.delete("op:tok", expected_token="holder")
+
+
+def test_a_stored_record_does_not_hold_the_key_in_plain_text(firestore_client, unique: str) -> None:
+    """Keys may hold an email; documents are found by the key's hash and never store it."""
+    store = FirestoreStore(firestore_client, f"plain-{unique}")
+    key = "send_email:ada@example.com"
+    store.create(IdempotencyRecord(key, Status.IN_PROGRESS, "h", "t", time.time() + 60, time.time() + 600))
+    docs = [d.to_dict() for d in firestore_client.collection(f"plain-{unique}").stream()]
+    assert len(docs) == 1 and "ada@example.com" not in repr(docs)
+    assert store.get(key) is not None

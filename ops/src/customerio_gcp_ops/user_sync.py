@@ -28,7 +28,7 @@ from customerio_gcp.customerio.errors import LimitExceededError
 from customerio_gcp.customerio.identifiers import Identifiers
 from customerio_gcp.customerio.track import TrackClient
 from customerio_gcp.customerio.v2 import Operation
-from customerio_gcp.messages.models import IdentifyPerson
+from customerio_gcp.messages.models import DeletePerson, IdentifyPerson
 from customerio_gcp.people import AttributeHashes
 from customerio_gcp.publishing import Publisher
 from customerio_gcp.repository import plan
@@ -157,17 +157,20 @@ def planned_operations(source: Source, started_at: int, report: SyncReport, reje
             rejects.add(row_number, str(row.get("id", "")), reason)
             report.rejected += 1
             continue
-        for op_number, message in enumerate(messages):
+        operations: list[tuple[Identifiers, Operation, dict[str, Any] | None]] = []
+        for message in messages:
             who = message.identifiers
-            position = (row_number, op_number)
             if isinstance(message, IdentifyPerson):
                 timestamp = user.updated_at or started_at  # honest: never older than the data
-                operation = v2.identify(who, message.attributes, timestamp=timestamp)
-                yield Planned(position, row_number, user.id, who, operation, message.attributes)
-            elif message.op == "suppress":
-                yield Planned(position, row_number, user.id, who, v2.suppress(who), None)
+                operations.append((who, v2.identify(who, message.attributes, timestamp=timestamp), message.attributes))
+            elif isinstance(message, DeletePerson):
+                if message.suppress:  # the delete's own suppress first, as the identify function does
+                    operations.append((who, v2.suppress(who), None))
+                operations.append((who, v2.delete(who), None))
             else:
-                yield Planned(position, row_number, user.id, who, v2.delete(who), None)
+                operations.append((who, v2.suppress(who), None))
+        for op_number, (who, operation, attributes) in enumerate(operations):
+            yield Planned((row_number, op_number), row_number, user.id, who, operation, attributes)
 
 
 def via_batch(

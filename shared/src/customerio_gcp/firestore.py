@@ -8,6 +8,8 @@ plumbing is common. Importing this module does not import the Firestore client l
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -23,3 +25,42 @@ def client(project: str | None) -> Any:
     from google.cloud import firestore
 
     return firestore.Client(project=project)
+
+
+BATCH = 300  # documents per batched read or write (Firestore allows 500 writes per batch)
+
+
+def read_documents(client: Any, collection: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The documents that exist among `keys`, by key, a few hundred per round trip."""
+    found: dict[str, dict[str, Any]] = {}
+    by_id = {document_id(key): key for key in keys}
+    ids = list(by_id)
+    for start in range(0, len(ids), BATCH):
+        refs = [client.collection(collection).document(i) for i in ids[start : start + BATCH]]
+        for snapshot in client.get_all(refs):
+            doc = snapshot.to_dict() if snapshot.exists else None
+            if doc:
+                found[by_id[snapshot.id]] = doc
+    return found
+
+
+def write_documents(client: Any, collection: str, documents: Mapping[str, dict[str, Any]]) -> None:
+    """Set each document under its key's id, replacing what was there, in batched writes."""
+    items = list(documents.items())
+    for start in range(0, len(items), BATCH):
+        batch = client.batch()
+        for key, doc in items[start : start + BATCH]:
+            batch.set(client.collection(collection).document(document_id(key)), doc)
+        batch.commit()
+
+
+def delete_documents(client: Any, collection: str, keys: Iterable[str]) -> None:
+    batch = client.batch()
+    for key in keys:
+        batch.delete(client.collection(collection).document(document_id(key)))
+    batch.commit()
+
+
+def timestamp(unix_seconds: float) -> datetime:
+    """A Firestore timestamp field (what a TTL policy reads) from unix seconds."""
+    return datetime.fromtimestamp(unix_seconds, UTC)

@@ -4,7 +4,8 @@ The rules are a pure function (`plan`) so the three ways of syncing — directly
 service, by publishing to the identify topic, and the bulk v2 backfill — cannot drift apart:
 
 - opted out of all messaging -> suppress;
-- deleted -> suppress, then delete (suppress first, so nothing is sent while the delete lands);
+- deleted -> one delete that suppresses first (one message, so the two can never arrive in the
+  wrong order; the deletion's tombstone keeps older messages from bringing the person back);
 - otherwise -> identify with the mapped attributes.
 """
 
@@ -50,7 +51,7 @@ class User:
 def plan(user: User) -> list[PersonMessage]:
     """The messages that bring Customer.io in line with `user`, in the order to apply them."""
     if user.deleted:
-        return [SuppressPerson(identifiers=user.identifiers), DeletePerson(identifiers=user.identifiers)]
+        return [DeletePerson(identifiers=user.identifiers, suppress=True, timestamp=user.updated_at)]
     if user.opted_out:
         return [SuppressPerson(identifiers=user.identifiers)]
     return [

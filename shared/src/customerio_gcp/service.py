@@ -10,6 +10,7 @@ sends without server-side idempotency run through the `IdempotencyGuard`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ from customerio_gcp.ids import content_hash, event_ulid
 from customerio_gcp.messages import models as m
 from customerio_gcp.observability import timed
 from customerio_gcp.people.attribute_hashes import AttributeHashes
+from customerio_gcp.people.tombstones import Tombstones
 
 R = TypeVar("R", bound=TransactionalRequest)
 Request = TypeVar("Request", bound=BaseModel)
@@ -60,13 +62,16 @@ class MessagingService:
         *,
         guard: IdempotencyGuard | None = None,
         hashes: AttributeHashes | None = None,
+        tombstones: Tombstones | None = None,
     ) -> None:
         """Without a `guard`, sends are de-duplicated within this process only; without `hashes`,
-        every identify is sent (see `people.attribute_hashes` for skipping unchanged ones)."""
+        every identify is sent (see `people.attribute_hashes` for skipping unchanged ones);
+        without `tombstones`, message order is not checked against deletions (`people.tombstones`)."""
         self._track = track
         self._app = app
         self._guard = guard or IdempotencyGuard(InMemoryStore())
         self._hashes = hashes
+        self._tombstones = tombstones
 
     # --- people -----------------------------------------------------------------------------
 
@@ -100,9 +105,16 @@ class MessagingService:
             self._forget(identifiers)
             self._track.unsuppress(identifiers)
 
-    def delete_user(self, identifiers: Identifiers) -> None:
-        with timed("delete", identifier_kind=identifiers.kind):
+    def delete_user(self, identifiers: Identifiers, *, suppress: bool = False, deleted_at: float | None = None) -> None:
+        """Delete a person (after suppressing them, with `suppress`). A tombstone is left first
+        (`people.tombstones`), dated `deleted_at` (default: now), so no older message about the
+        person brings them back, whatever order Pub/Sub delivers in."""
+        with timed("delete", identifier_kind=identifiers.kind, suppress=suppress):
+            if self._tombstones:
+                self._tombstones.bury(identifiers, time.time() if deleted_at is None else deleted_at)
             self._forget(identifiers)
+            if suppress:
+                self._track.suppress(identifiers)
             self._track.delete(identifiers)
 
     def add_device(
@@ -173,26 +185,17 @@ class MessagingService:
 
     # --- sends without server-side idempotency ----------------------------------------------
 
-    def send_transactional(
-        self, request: EmailRequest, *, idempotency_key: str | None = None, resend_unknown: bool = False
-    ) -> Delivery:
-        """Send a transactional email at most once per key (or per identical content).
-        `resend_unknown` is for an operator's replay of a send whose outcome was unknown."""
-        return self._send("send_email", request, idempotency_key, self._app.send_email, resend_unknown)
+    def send_transactional(self, request: EmailRequest, *, idempotency_key: str | None = None) -> Delivery:
+        """Send a transactional email at most once per key (or per identical content)."""
+        return self._send("send_email", request, idempotency_key, self._app.send_email)
 
-    def send_push(
-        self, request: PushRequest, *, idempotency_key: str | None = None, resend_unknown: bool = False
-    ) -> Delivery:
-        return self._send("send_push", request, idempotency_key, self._app.send_push, resend_unknown)
+    def send_push(self, request: PushRequest, *, idempotency_key: str | None = None) -> Delivery:
+        return self._send("send_push", request, idempotency_key, self._app.send_push)
 
-    def send_sms(
-        self, request: SmsRequest, *, idempotency_key: str | None = None, resend_unknown: bool = False
-    ) -> Delivery:
-        return self._send("send_sms", request, idempotency_key, self._app.send_sms, resend_unknown)
+    def send_sms(self, request: SmsRequest, *, idempotency_key: str | None = None) -> Delivery:
+        return self._send("send_sms", request, idempotency_key, self._app.send_sms)
 
-    def trigger_broadcast(
-        self, trigger: BroadcastTrigger, *, idempotency_key: str | None = None, resend_unknown: bool = False
-    ) -> str:
+    def trigger_broadcast(self, trigger: BroadcastTrigger, *, idempotency_key: str | None = None) -> str:
         payload = trigger.body() | {"broadcast_id": trigger.broadcast_id}
         key = "trigger_broadcast:" + (idempotency_key or content_hash(payload))
         with timed("trigger_broadcast", broadcast_id=trigger.broadcast_id) as op:
@@ -200,7 +203,6 @@ class MessagingService:
                 key,
                 payload,
                 lambda: {"trigger_id": self._app.trigger_broadcast(trigger)},
-                resend_unknown=resend_unknown,
             )
             op.fields["replayed"] = outcome.replayed
         return str(outcome.result.get("trigger_id", ""))
@@ -211,20 +213,33 @@ class MessagingService:
         request: R,
         idempotency_key: str | None,
         call: Callable[[R], Delivery],
-        resend_unknown: bool,
     ) -> Delivery:
         payload = request.body()
         key = f"{operation}:" + (idempotency_key or content_hash(payload))
         with timed(operation, identifier_kind=request.identifiers.kind) as op:
-            outcome = self._guard.run(key, payload, lambda: call(request).model_dump(), resend_unknown=resend_unknown)
+            outcome = self._guard.run(key, payload, lambda: call(request).model_dump())
             op.fields.update(replayed=outcome.replayed, delivery_id=outcome.result.get("delivery_id"))
         return Delivery.model_validate(outcome.result)
 
+    def _deleted_after(self, message: m.Message, moment: float | None) -> bool:
+        """True when someone the message is about was deleted at or after the message's time (a
+        deletion itself always runs: deleting twice is harmless)."""
+        people = _people(message)
+        if self._tombstones is None or not people or moment is None or isinstance(message, m.DeletePerson):
+            return False
+        return self._tombstones.deleted_since(people, moment)
+
     # --- messages from the topics -----------------------------------------------------------
 
-    def handle(self, message: m.Message, *, replayed: bool = False) -> Handled:
-        """Perform what one validated topic message asks for. `replayed`: an operator re-published
-        it from a dead-letter topic, which allows resending a send whose outcome was unknown."""
+    def handle(self, message: m.Message, *, published_at: float | None = None) -> Handled:
+        """Perform what one validated topic message asks for. Its time is its `timestamp`, else
+        `published_at` (the Pub/Sub publish time): a message about a person deleted at or after
+        that time is skipped, not sent."""
+        moment = _moment(message, published_at)
+        if self._deleted_after(message, moment):
+            with timed(message.op, reason="person deleted after this message") as op:
+                op.outcome = "skipped_deleted"
+            return Handled(message.op, {"skipped": "person deleted after this message"})
         match message:
             case m.IdentifyPerson():
                 self.identify_user(
@@ -239,7 +254,7 @@ class MessagingService:
             case m.UnsuppressPerson():
                 self.unsuppress_user(message.identifiers)
             case m.DeletePerson():
-                self.delete_user(message.identifiers)
+                self.delete_user(message.identifiers, suppress=message.suppress, deleted_at=moment)
             case m.AddDevice():
                 self.add_device(
                     message.identifiers,
@@ -273,24 +288,19 @@ class MessagingService:
                 return Handled(message.op, {"event_id": ulid})
             case m.SendEmail():
                 delivery = self.send_transactional(
-                    _request(EmailRequest, message), idempotency_key=message.idempotency_key, resend_unknown=replayed
+                    _request(EmailRequest, message), idempotency_key=message.idempotency_key
                 )
                 return Handled(message.op, {"delivery_id": delivery.delivery_id})
             case m.SendPush():
-                delivery = self.send_push(
-                    _request(PushRequest, message), idempotency_key=message.idempotency_key, resend_unknown=replayed
-                )
+                delivery = self.send_push(_request(PushRequest, message), idempotency_key=message.idempotency_key)
                 return Handled(message.op, {"delivery_id": delivery.delivery_id})
             case m.SendSms():
-                delivery = self.send_sms(
-                    _request(SmsRequest, message), idempotency_key=message.idempotency_key, resend_unknown=replayed
-                )
+                delivery = self.send_sms(_request(SmsRequest, message), idempotency_key=message.idempotency_key)
                 return Handled(message.op, {"delivery_id": delivery.delivery_id})
             case m.TriggerBroadcast():
                 trigger_id = self.trigger_broadcast(
                     _request(BroadcastTrigger, message),
                     idempotency_key=message.idempotency_key,
-                    resend_unknown=replayed,
                 )
                 return Handled(message.op, {"trigger_id": trigger_id})
         return Handled(message.op)
@@ -305,9 +315,27 @@ def _event_ulid(timestamp: int, content: Mapping[str, Any], event_id: str | None
     return event_ulid(timestamp, content=content, caller_id=event_id)
 
 
+ENVELOPE = {"v", "op", "idempotency_key", "timestamp"}
+"""Contract fields that are ours, not the App API's: never sent to Customer.io."""
+
+
+def _moment(message: m.Message, published_at: float | None) -> float | None:
+    timestamp = getattr(message, "timestamp", None)
+    return float(timestamp) if isinstance(timestamp, int) else published_at
+
+
+def _people(message: m.Message) -> list[Identifiers]:
+    """Who a message is about, for the tombstone check (none for anonymous events and
+    broadcasts, which name no single person)."""
+    if isinstance(message, m.MergePeople):
+        return [message.primary, message.secondary]
+    identifiers = getattr(message, "identifiers", None)
+    return [identifiers] if isinstance(identifiers, Identifiers) else []
+
+
 def _request(kind: type[Request], message: m.SendEmail | m.SendPush | m.SendSms | m.TriggerBroadcast) -> Request:
     """The API request inside a topic message: the message minus its envelope fields. The two
     models are declared apart (the contract is not the client); their fields are checked equal by
     a test, so this mapping cannot drop a field silently."""
-    data = message.model_dump(exclude={"v", "op", "idempotency_key"}, exclude_none=True)
+    data = message.model_dump(exclude=ENVELOPE, exclude_none=True)
     return kind.model_validate(data)

@@ -23,6 +23,8 @@ and the local tools (emulator hosts).
 | `IDEMPOTENCY_TTL_S` | expiry written on records (Firestore TTL policy deletes them) | `691200` (8 days) |
 | `IDENTIFY_SKIP_UNCHANGED` | skip identifies whose attributes Customer.io already has (`true`/`false`) | `true` |
 | `IDENTIFY_HASH_COLLECTION` | Firestore collection of last-synced attribute hashes | `customerio_identify_hashes` |
+| `TOMBSTONE_COLLECTION` | Firestore collection of deletion tombstones (`people.tombstones`) | `customerio_tombstones` |
+| `TOMBSTONE_TTL_S` | how long a tombstone is kept | `691200` (8 days) |
 | `DEAD_LETTER_TOPIC` | full topic path that permanent failures are published to | unset |
 | `SOURCE_SUBSCRIPTION` | the push subscription feeding this function (for dead-letter attributes) | unset |
 | `BIGQUERY_DATASET` / `BIGQUERY_TABLE` | where webhook events land | `customerio` / `events` |
@@ -71,6 +73,8 @@ class Settings:
     idempotency_ttl_s: float = 8 * 24 * 3600.0
     identify_skip_unchanged: bool = True
     identify_hash_collection: str = "customerio_identify_hashes"
+    tombstone_collection: str = "customerio_tombstones"
+    tombstone_ttl_s: float = 8 * 24 * 3600.0
     dead_letter_topic: str | None = None
     source_subscription: str | None = None
     bigquery_dataset: str = "customerio"
@@ -121,6 +125,8 @@ class Settings:
             idempotency_ttl_s=number("IDEMPOTENCY_TTL_S", 8 * 24 * 3600.0),
             identify_skip_unchanged=env.get("IDENTIFY_SKIP_UNCHANGED", "true").lower() not in ("false", "0", "no"),
             identify_hash_collection=env.get("IDENTIFY_HASH_COLLECTION", "customerio_identify_hashes"),
+            tombstone_collection=env.get("TOMBSTONE_COLLECTION", "customerio_tombstones"),
+            tombstone_ttl_s=number("TOMBSTONE_TTL_S", 8 * 24 * 3600.0),
             dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or None,
             source_subscription=env.get("SOURCE_SUBSCRIPTION") or None,
             bigquery_dataset=env.get("BIGQUERY_DATASET", "customerio"),

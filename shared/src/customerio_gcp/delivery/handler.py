@@ -59,8 +59,7 @@ class PubSubDelivery:
         ):
             try:
                 message = decode(self.topic, pushed.data)
-                # `replayed_from` is set by `customerio-gcp dlq replay`: an operator's decision.
-                handled = self._service.handle(message, replayed="replayed_from" in pushed.attributes)
+                handled = self._service.handle(message, published_at=pushed.published_at)
             except Exception as error:
                 verdict = classify(error)
                 if not verdict.retry:
@@ -75,7 +74,8 @@ class PubSubDelivery:
                     reason=verdict.reason,
                 )
                 raise
-            log(logging.INFO, "message delivered", metric="delivery", outcome="delivered", **handled.details)
+            outcome = "skipped_deleted" if "skipped" in handled.details else "delivered"
+            log(logging.INFO, f"message {outcome}", metric="delivery", outcome=outcome, **handled.details)
             return DeliveryOutcome.DELIVERED
 
     def _dead_letter(self, pushed: PushedMessage, verdict: Verdict) -> None:

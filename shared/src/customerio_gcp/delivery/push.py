@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -26,6 +28,21 @@ class PushedMessage:
     publish_time: str | None = None
     delivery_attempt: int | None = None
     subscription: str | None = None
+
+    @property
+    def published_at(self) -> float | None:
+        """The publish time as unix seconds (Pub/Sub sends RFC 3339 with up to nanoseconds)."""
+        if not self.publish_time:
+            return None
+        text = self.publish_time.strip().replace("Z", "+00:00")
+        head, dot, rest = text.partition(".")
+        if dot:  # keep microseconds: fromisoformat takes at most six fraction digits
+            digits = "".join(itertools.takewhile(str.isdigit, rest))
+            text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
+        try:
+            return datetime.fromisoformat(text).timestamp()
+        except ValueError:
+            return None
 
     @classmethod
     def from_event_data(cls, payload: Any) -> PushedMessage:

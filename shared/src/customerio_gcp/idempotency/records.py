@@ -11,6 +11,7 @@ class Status(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
     UNKNOWN = "UNKNOWN"  # the call failed after Customer.io may have acted on it
+    RESEND_APPROVED = "RESEND_APPROVED"  # an operator checked Customer.io and decided to send again
 
 
 @dataclass(frozen=True)

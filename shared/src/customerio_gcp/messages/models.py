@@ -55,16 +55,23 @@ class IdentifyPerson(_Base):
 class SuppressPerson(_Base):
     op: Literal["suppress"] = "suppress"
     identifiers: Identifiers
+    timestamp: int | None = Field(default=None, ge=0, description="unix seconds of the change")
 
 
 class UnsuppressPerson(_Base):
     op: Literal["unsuppress"] = "unsuppress"
     identifiers: Identifiers
+    timestamp: int | None = Field(default=None, ge=0, description="unix seconds of the change")
 
 
 class DeletePerson(_Base):
+    """Delete a person; with `suppress`, suppress them first in the same delivery, so the two
+    can never arrive in the wrong order. Leaves a tombstone: see `people.tombstones`."""
+
     op: Literal["delete"] = "delete"
     identifiers: Identifiers
+    suppress: bool = False
+    timestamp: int | None = Field(default=None, ge=0, description="unix seconds of the deletion")
 
 
 class AddDevice(_Base):
@@ -74,18 +81,21 @@ class AddDevice(_Base):
     platform: Literal["ios", "android"]
     last_used: int | None = None
     attributes: dict[str, Any] | None = None
+    timestamp: int | None = Field(default=None, ge=0, description="unix seconds of the change")
 
 
 class RemoveDevice(_Base):
     op: Literal["remove_device"] = "remove_device"
     identifiers: Identifiers
     device_id: str = Field(min_length=1)
+    timestamp: int | None = Field(default=None, ge=0, description="unix seconds of the change")
 
 
 class MergePeople(_Base):
     op: Literal["merge"] = "merge"
     primary: Identifiers
     secondary: Identifiers
+    timestamp: int | None = Field(default=None, ge=0, description="unix seconds of the change")
 
 
 IdentifyTopicMessage = Annotated[
@@ -162,6 +172,9 @@ class _Transactional(_Idempotent):
     disable_message_retention: bool | None = None
     send_to_unsubscribed: bool | None = None
     queue_draft: bool | None = None
+    timestamp: int | None = Field(
+        default=None, ge=0, description="unix seconds the send was requested; else the publish time"
+    )
 
 
 # Comments, not docstrings, on these four: a docstring would become a description in the

@@ -28,6 +28,7 @@ from typing import Any
 from customerio_gcp.customerio.identifiers import Identifiers
 from customerio_gcp.ids import content_hash
 from customerio_gcp.observability import log
+from customerio_gcp.people.keys import Workspace, person_key
 from customerio_gcp.people.store import HashStore, StoredHash
 
 Person = tuple[Identifiers, Mapping[str, Any]]
@@ -35,16 +36,21 @@ Person = tuple[Identifiers, Mapping[str, Any]]
 
 class AttributeHashes:
     def __init__(
-        self, store: HashStore, *, ttl_s: float = 30 * 24 * 3600.0, clock: Callable[[], float] = time.time
+        self,
+        store: HashStore,
+        workspace: Workspace = lambda: "",
+        *,
+        ttl_s: float = 30 * 24 * 3600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._workspace = workspace
         self._ttl_s = ttl_s
         self._clock = clock
 
-    @staticmethod
-    def key(identifiers: Identifiers) -> str:
-        value = identifiers.value.lower() if identifiers.kind == "email" else identifiers.value
-        return f"identify:{identifiers.kind}:{value}"
+    def key(self, identifiers: Identifiers) -> str:
+        """Workspace-scoped: after a switch of site id or region, nothing is skipped."""
+        return person_key("identify", self._workspace(), identifiers)
 
     @staticmethod
     def digest(attributes: Mapping[str, Any], update_only: bool) -> str:

@@ -1,48 +1,46 @@
-"""Attribute hashes in Firestore: one document per person key, `expires_at` for the TTL policy."""
+"""Per-person state in Firestore: one document per person key in a collection of its purpose,
+`expires_at` for the TTL policy. Keys (which may hold an email) are stored only as hashes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from customerio_gcp.firestore import document_id
-from customerio_gcp.people.store import StoredHash
-
-BATCH = 300  # documents per batched read or write (Firestore allows 500 writes per batch)
+from customerio_gcp.firestore import delete_documents, read_documents, timestamp, write_documents
+from customerio_gcp.people.store import StoredHash, Tombstone
 
 
 class FirestoreHashStore:
     def __init__(self, client: Any, collection: str = "customerio_identify_hashes") -> None:
         self._client = client
-        self._collection = client.collection(collection)
-
-    def _ref(self, key: str) -> Any:
-        return self._collection.document(document_id(key))
+        self._collection = collection
 
     def get_many(self, keys: Sequence[str]) -> dict[str, StoredHash]:
-        found: dict[str, StoredHash] = {}
-        by_id = {document_id(key): key for key in keys}
-        ids = list(by_id)
-        for start in range(0, len(ids), BATCH):
-            refs = [self._collection.document(i) for i in ids[start : start + BATCH]]
-            for snapshot in self._client.get_all(refs):
-                doc = snapshot.to_dict() if snapshot.exists else None
-                if doc:
-                    found[by_id[snapshot.id]] = StoredHash(doc["digest"], doc["expires_at"].timestamp())
-        return found
+        docs = read_documents(self._client, self._collection, keys)
+        return {key: StoredHash(doc["digest"], doc["expires_at"].timestamp()) for key, doc in docs.items()}
 
     def put_many(self, hashes: Mapping[str, StoredHash]) -> None:
-        items = list(hashes.items())
-        for start in range(0, len(items), BATCH):
-            batch = self._client.batch()
-            for key, stored in items[start : start + BATCH]:
-                doc = {"digest": stored.digest, "expires_at": datetime.fromtimestamp(stored.expires_at, UTC)}
-                batch.set(self._ref(key), doc)
-            batch.commit()
+        docs = {key: {"digest": h.digest, "expires_at": timestamp(h.expires_at)} for key, h in hashes.items()}
+        write_documents(self._client, self._collection, docs)
 
     def delete_many(self, keys: Iterable[str]) -> None:
-        batch = self._client.batch()
-        for key in keys:
-            batch.delete(self._ref(key))
-        batch.commit()
+        delete_documents(self._client, self._collection, keys)
+
+
+class FirestoreTombstoneStore:
+    def __init__(self, client: Any, collection: str = "customerio_tombstones") -> None:
+        self._client = client
+        self._collection = collection
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Tombstone]:
+        docs = read_documents(self._client, self._collection, keys)
+        return {
+            key: Tombstone(doc["deleted_at"].timestamp(), doc["expires_at"].timestamp()) for key, doc in docs.items()
+        }
+
+    def put_many(self, tombstones: Mapping[str, Tombstone]) -> None:
+        docs = {
+            key: {"deleted_at": timestamp(t.deleted_at), "expires_at": timestamp(t.expires_at)}
+            for key, t in tombstones.items()
+        }
+        write_documents(self._client, self._collection, docs)

@@ -1,4 +1,5 @@
-"""Where attribute hashes are kept: a small store of their own, not the send-once records.
+"""Where per-person state is kept: attribute hashes and deletion tombstones, each in a small store
+of its own, not in the send-once records.
 
 The hashes are a cache (losing one costs one resend), the idempotency records a guarantee; they
 have different operations, lifetimes and failure rules, so they do not share an interface.
@@ -50,3 +51,34 @@ class InMemoryHashStore:
         with self._lock:
             for key in keys:
                 self._hashes.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    deleted_at: float
+    """Unix seconds: the time of the deletion message (its `timestamp`, else its publish time)."""
+    expires_at: float
+
+
+class TombstoneStore(Protocol):
+    def get_many(self, keys: Sequence[str]) -> dict[str, Tombstone]:
+        """The tombstones that exist among `keys`."""
+
+    def put_many(self, tombstones: Mapping[str, Tombstone]) -> None:
+        """Store each tombstone under its key, replacing what was there."""
+
+
+class InMemoryTombstoneStore:
+    """One process only: a local run, a CLI, tests."""
+
+    def __init__(self) -> None:
+        self._tombstones: dict[str, Tombstone] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Tombstone]:
+        with self._lock:
+            return {k: self._tombstones[k] for k in keys if k in self._tombstones}
+
+    def put_many(self, tombstones: Mapping[str, Tombstone]) -> None:
+        with self._lock:
+            self._tombstones.update(tombstones)

@@ -10,7 +10,7 @@ from customerio_gcp.customerio.app import AppClient, BearerAuth
 from customerio_gcp.customerio.track import TrackClient
 from customerio_gcp.customerio.transport import USER_AGENT, RetryPolicy
 from customerio_gcp.idempotency import IdempotencyGuard, IdempotencyStore, InMemoryStore
-from customerio_gcp.people import AttributeHashes, HashStore
+from customerio_gcp.people import AttributeHashes, HashStore, Tombstones, TombstoneStore, workspace_id
 from customerio_gcp.secrets import Secrets
 from customerio_gcp.service import MessagingService
 from customerio_gcp.settings import Settings
@@ -22,20 +22,32 @@ def build_service(
     *,
     idempotency_store: IdempotencyStore | None = None,
     hash_store: HashStore | None = None,
+    tombstone_store: TombstoneStore | None = None,
 ) -> MessagingService:
     """The service layer. Without `idempotency_store`, sends are de-duplicated within this
-    process only; without `hash_store` (or with the setting off), every identify is sent."""
+    process only; without `hash_store` (or with the setting off), every identify is sent;
+    without `tombstone_store`, deletions leave no tombstone."""
     secrets = build_secrets(settings)
     http = build_http_client(settings)
     guard = IdempotencyGuard(
         idempotency_store or InMemoryStore(), lease_s=settings.idempotency_lease_s, ttl_s=settings.idempotency_ttl_s
     )
-    hashes = AttributeHashes(hash_store) if hash_store is not None and settings.identify_skip_unchanged else None
+
+    def workspace() -> str:
+        return workspace_id(settings.region.value, secrets.get(names.SITE_ID))
+
+    hashes = None
+    if hash_store is not None and settings.identify_skip_unchanged:
+        hashes = AttributeHashes(hash_store, workspace)
+    tombstones = None
+    if tombstone_store is not None:
+        tombstones = Tombstones(tombstone_store, workspace, ttl_s=settings.tombstone_ttl_s)
     return MessagingService(
         build_track_client(settings, secrets, http),
         build_app_client(settings, secrets, http),
         guard=guard,
         hashes=hashes,
+        tombstones=tombstones,
     )
 
 

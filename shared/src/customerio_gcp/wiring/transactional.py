@@ -1,4 +1,5 @@
-"""The transactional function's parts: the service with the shared send-once store."""
+"""The transactional function's parts: the service with the shared send-once store and the
+deletion tombstones (a send creates its person if missing)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ from customerio_gcp.delivery.handler import PubSubDelivery
 from customerio_gcp.observability import configure_logging
 from customerio_gcp.settings import Settings
 from customerio_gcp.wiring.clients import build_service
-from customerio_gcp.wiring.stores import build_idempotency_store
+from customerio_gcp.wiring.stores import build_idempotency_store, build_tombstone_store
 
 
 def build(settings: Settings) -> PubSubDelivery:
     configure_logging(settings.log_level)
     dead_letter = DeadLetterPublisher(settings.dead_letter_topic) if settings.dead_letter_topic else None
-    return PubSubDelivery(
-        "transactional",
-        build_service(settings, idempotency_store=build_idempotency_store(settings)),
-        dead_letter,
-        settings.source_subscription,
+    service = build_service(
+        settings, idempotency_store=build_idempotency_store(settings), tombstone_store=build_tombstone_store(settings)
     )
+    return PubSubDelivery("transactional", service, dead_letter, settings.source_subscription)
