@@ -11,6 +11,7 @@ from customerio_gcp.customerio import (
     AppClient,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ConnectionFailedError,
     ForbiddenError,
     Identifiers,
@@ -51,7 +52,6 @@ def app_client(sandbox: Sandbox, sleeps: Sleeps, attempts: int = 3, **kw) -> App
     ("status", "error_type"),
     [
         (400, BadRequestError),
-        (403, ForbiddenError),
         (404, NotFoundError),
         (405, NotFoundError),
         (422, UnprocessableError),
@@ -68,6 +68,18 @@ def test_permanent_statuses_are_not_retried(
     assert not caught.value.retryable
     assert isinstance(caught.value, PermanentError)
     assert len(control.requests()) == 1 and sleeps == []
+
+
+def test_403_is_a_configuration_error_that_waits_for_a_fix(sandbox: Sandbox, control: SandboxControl) -> None:
+    """A workspace that may not send, or an IP allow-list: not the message's fault. Transient, so
+    Pub/Sub keeps the stream instead of dead-lettering it, but not retried in-process after the
+    one credential re-fetch (it will not fix itself in a second)."""
+    control.set_faults({"scripted": [{"status": 403, "count": 5}]})
+    sleeps = Sleeps()
+    with pytest.raises(ForbiddenError) as caught:
+        track_client(sandbox, sleeps).identify(WHO, {"a": 1})
+    assert caught.value.retryable and isinstance(caught.value, ConfigurationError)
+    assert [r["status"] for r in control.requests()] == [403, 403] and sleeps == []
 
 
 def test_wrong_key_gives_authentication_error_with_a_plain_text_body(sandbox: Sandbox, control: SandboxControl) -> None:

@@ -44,5 +44,7 @@ def test_pipeline_names_and_local_overrides() -> None:
     assert identify.dead_letter_topic == "customerio-identify-dead-letter"
     assert identify.push_subscription == "customerio-identify-push"
     local = config.for_local_run()
-    assert local.delivery.max_delivery_attempts == config.delivery.max_delivery_attempts
+    assert config.delivery.max_delivery_attempts == 100  # Pub/Sub's maximum: ~16 h before a dead letter
+    assert 5 <= local.delivery.max_delivery_attempts < config.delivery.max_delivery_attempts
+    assert local.delivery.ack_deadline_s == config.delivery.ack_deadline_s
     assert local.delivery.minimum_backoff_s < config.delivery.minimum_backoff_s

@@ -40,7 +40,7 @@ class PipelineConfig:
     dead_letter_retention_s: int
 
     def for_local_run(self) -> PipelineConfig:
-        """The same pipeline with `local_overrides` applied (shorter backoff only)."""
+        """The same pipeline with `local_overrides` applied (fewer attempts, shorter backoff)."""
         overrides = {k: v for k, v in _raw()["local_overrides"].items() if not k.startswith("_")}
         return replace(self, delivery=replace(self.delivery, **overrides))
 

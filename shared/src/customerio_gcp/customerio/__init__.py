@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from customerio_gcp.customerio.errors import AuthenticationError as AuthenticationError
     from customerio_gcp.customerio.errors import BadRequestError as BadRequestError
     from customerio_gcp.customerio.errors import BatchItemError as BatchItemError
+    from customerio_gcp.customerio.errors import ConfigurationError as ConfigurationError
     from customerio_gcp.customerio.errors import ConnectionFailedError as ConnectionFailedError
     from customerio_gcp.customerio.errors import CustomerIOError as CustomerIOError
     from customerio_gcp.customerio.errors import ForbiddenError as ForbiddenError
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from customerio_gcp.customerio.errors import NotFoundError as NotFoundError
     from customerio_gcp.customerio.errors import PermanentError as PermanentError
     from customerio_gcp.customerio.errors import RateLimitedError as RateLimitedError
+    from customerio_gcp.customerio.errors import RefusedError as RefusedError
+    from customerio_gcp.customerio.errors import RegionMismatchError as RegionMismatchError
     from customerio_gcp.customerio.errors import RequestTimeoutError as RequestTimeoutError
     from customerio_gcp.customerio.errors import ServerError as ServerError
     from customerio_gcp.customerio.errors import TransientError as TransientError
@@ -39,6 +42,9 @@ _HOME = {
     "ConnectionFailedError": "customerio_gcp.customerio.errors",
     "CustomerIOError": "customerio_gcp.customerio.errors",
     "ForbiddenError": "customerio_gcp.customerio.errors",
+    "RegionMismatchError": "customerio_gcp.customerio.errors",
+    "RefusedError": "customerio_gcp.customerio.errors",
+    "ConfigurationError": "customerio_gcp.customerio.errors",
     "Identifiers": "customerio_gcp.customerio.identifiers",
     "LimitExceededError": "customerio_gcp.customerio.errors",
     "NotFoundError": "customerio_gcp.customerio.errors",

@@ -23,6 +23,7 @@ __all__ = [
     "BadRequestError",
     "BatchItemError",
     "BatchItemFailure",
+    "ConfigurationError",
     "ConnectionFailedError",
     "CustomerIOError",
     "ForbiddenError",
@@ -49,11 +50,18 @@ class BadRequestError(CustomerIOError, PermanentError):
     """400: the body or a field is invalid."""
 
 
-class AuthenticationError(CustomerIOError, PermanentError):
-    """401: wrong key or IP restriction. Raised only after one credential refresh was tried."""
+class ConfigurationError(CustomerIOError, TransientError):
+    """Our configuration is wrong, not the message: a refused key, an IP allow-list, a workspace
+    that may not send, the wrong region. Transient on purpose: one bad deploy must not move the
+    whole stream into dead-letter topics. Pub/Sub keeps retrying with backoff, an alert fires on
+    the error class, and once the key or setting is fixed the backlog drains by itself."""
 
 
-class ForbiddenError(CustomerIOError, PermanentError):
+class AuthenticationError(ConfigurationError):
+    """401: wrong key or IP restriction. Raised only after one credential re-fetch was tried."""
+
+
+class ForbiddenError(ConfigurationError):
     """403: account not approved, or the workspace is in "do not send"."""
 
 
@@ -69,7 +77,7 @@ class RefusedError(CustomerIOError, PermanentError):
     """Any other 4xx Customer.io answers: the request as it is will not be taken."""
 
 
-class RegionMismatchError(CustomerIOError, PermanentError):
+class RegionMismatchError(ConfigurationError):
     """Customer.io redirected the call to another region's host: the region setting is wrong."""
 
 

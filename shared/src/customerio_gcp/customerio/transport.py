@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from customerio_gcp.customerio.errors import (
+    ConfigurationError,
     ConnectionFailedError,
     CustomerIOError,
     RateLimitedError,
@@ -104,7 +105,7 @@ class HttpCaller:
             if isinstance(outcome, httpx.Response):
                 if outcome.is_success or outcome.status_code in allow_status:
                     return outcome
-                if outcome.status_code == 401 and not refreshed:
+                if outcome.status_code in (401, 403) and not refreshed:
                     # A rotated key: fetch fresh credentials once and try again right away.
                     refreshed = True
                     auth = self._auth(started)
@@ -133,6 +134,8 @@ class HttpCaller:
     def _should_retry(self, error: CustomerIOError, attempt: int, idempotent: bool) -> bool:
         if not error.retryable or attempt >= self._retry.attempts:
             return False
+        if isinstance(error, ConfigurationError):
+            return False  # a wrong key stays wrong for the next second: Pub/Sub's backoff waits longer
         return idempotent or not error.maybe_applied
 
 
