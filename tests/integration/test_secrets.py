@@ -3,6 +3,7 @@ cache, and the 401 → refresh → retry path that makes a rotated key work with
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -176,3 +177,38 @@ def test_the_next_webhook_key_may_be_empty_outside_a_rotation(
     assert handler.handle("POST", signed_headers(body, "next-key"), body).status == 503
     assert handler.handle("POST", signed_headers(body, "current-key"), body).status == 503  # both accepted
     assert handler.handle("POST", signed_headers(body, "other-key"), body).status == 401
+
+
+def test_a_bad_key_holds_the_stream_until_it_is_fixed_then_it_drains(
+    sandbox: Sandbox, control: SandboxControl, secret_manager: FakeSecretManager, pubsub_emulator: str, unique: str
+) -> None:
+    """One bad deploy (a revoked key) must not move the stream into dead-letter topics: each
+    delivery fails as transient (Pub/Sub retries it with backoff; an alert fires on the error
+    class) and nothing is dead-lettered; once Secret Manager holds the right key, the next
+    redeliveries go through by themselves."""
+    from customerio_gcp.delivery import DeadLetterPublisher, PubSubDelivery
+    from customerio_gcp.wiring.clients import build_service
+    from tests.conftest import pull_now, topic_with_subscription
+    from tests.support.pubsub_push import cloud_event_data, push_body
+
+    seed(secret_manager, sandbox)
+    topic, subscription = topic_with_subscription(f"dlq-keys-{unique}")
+    handle = PubSubDelivery(
+        "identify", build_service(cloud_settings(sandbox, secret_manager)), DeadLetterPublisher(topic)
+    )
+    control.set_credentials(track_api_key="rotated-in-customerio-only")
+    backlog = [
+        cloud_event_data(push_body(json.dumps({"op": "identify", "identifiers": {"id": f"u{i}"}}).encode()))
+        for i in range(3)
+    ]
+    for _ in range(2):  # two rounds of Pub/Sub redeliveries while the key is wrong
+        for message in backlog:
+            with pytest.raises(AuthenticationError) as caught:
+                handle(message)
+            assert caught.value.retryable  # the function answers 500: redelivered, not dead-lettered
+    assert pull_now(subscription) == []
+    secret_manager.set("cio-track-key", "rotated-in-customerio-only")  # the fix
+    for message in backlog:
+        handle(message)
+    assert [control.person(f"u{i}") is not None for i in range(3)] == [True, True, True]
+    assert pull_now(subscription) == []
