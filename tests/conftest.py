@@ -119,7 +119,7 @@ def bigquery_emulator() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def bigquery(bigquery_emulator: str):  # the official client, pointed at the emulator
-    from customerio_gcp.webhooks.sink import bigquery_client
+    from customerio_gcp_local.bigquery import bigquery_client
 
     client = bigquery_client(PROJECT, bigquery_emulator)
     yield client

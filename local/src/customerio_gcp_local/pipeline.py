@@ -146,10 +146,10 @@ def run_webhook_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]
     import httpx
 
     from customerio_gcp.webhooks.signature import signed_headers
-    from customerio_gcp.webhooks.sink import bigquery_client
 
     assert stack.webhook_url is not None, "the stack runs without webhook-ingest"
-    assert stack.bigquery_endpoint is not None
+    assert stack.bigquery is not None
+    assert stack.bigquery_subscription is not None
     events = webhook_sample(int(time.time()))
     answers = []
     with httpx.Client(timeout=10) as http:
@@ -164,16 +164,18 @@ def run_webhook_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]
         answers.append(
             http.post(stack.webhook_url, content=forged, headers=signed_headers(forged, "not-the-key")).status_code
         )
-    client = bigquery_client(stack.project, stack.bigquery_endpoint)
+    accepted = sum(1 for answer in answers[:-1] if answer == 200)
+    wait_until(lambda: stack.bigquery_subscription is not None and stack.bigquery_subscription.written >= accepted,
+               timeout=30)  # fmt: skip
+    client = stack.bigquery
     table = f"{stack.project}.{stack.bigquery_dataset}"  # our own names, not input: no injection here
     by_metric = f"SELECT metric, COUNT(*) AS n FROM `{table}.events` GROUP BY metric ORDER BY metric"  # noqa: S608
     stored = list(client.query(by_metric).result())
     count_unique = f"SELECT COUNT(*) AS n FROM `{table}.events_unique`"  # noqa: S608
     unique = next(iter(client.query(count_unique).result()))["n"]
     funnel = [dict(r.items()) for r in client.query(f"SELECT * FROM `{table}.delivery_funnel`").result()]  # noqa: S608
-    client.close()
 
-    print("\n=== Webhook ingest → BigQuery ===", file=out)
+    print("\n=== Webhook ingest → Pub/Sub → BigQuery subscription ===", file=out)
     print(
         f"  answers: {len(events) + 1} signed posts → {answers[:-1].count(200)} × 200; forged post → {answers[-1]}",
         file=out,

@@ -24,6 +24,7 @@ from customerio_gcp.pipeline import TOPIC_KINDS, PipelineConfig
 from customerio_gcp.pipeline import load as load_pipeline
 from customerio_gcp.publishing import Publisher
 from customerio_gcp_local import emulators
+from customerio_gcp_local.bigquery_subscription import BigQuerySubscription
 from customerio_gcp_local.processes import ManagedProcess, free_port, wait_for_port
 from customerio_gcp_local.pusher import PullPusher
 from customerio_gcp_local.topology import TopicPaths, create_topology
@@ -58,6 +59,8 @@ class LocalStack:
     webhook: ManagedProcess | None = None
     pushers: list[PullPusher] = field(default_factory=list)
     webhook_url: str | None = None
+    bigquery: Any = None  # the official BigQuery client on the emulator
+    bigquery_subscription: BigQuerySubscription | None = None
     topology: dict[TopicKind, TopicPaths] = field(default_factory=dict)
     _emulators: list[emulators.Emulator] = field(default_factory=list)
 
@@ -94,6 +97,9 @@ class LocalStack:
         if self.webhook is not None:
             self.webhook.stop()
             self.webhook = None
+        if self.bigquery_subscription is not None:
+            self.bigquery_subscription.stop()
+            self.bigquery_subscription = None
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
@@ -212,26 +218,53 @@ class LocalStack:
     def bigquery_dataset(self) -> str:
         return "customerio" + self.suffix.replace("-", "_")
 
+    def webhook_path(self, kind: str, name: str) -> str:
+        """A full topic or subscription path of this stack (`kind`: topics or subscriptions)."""
+        return f"projects/{self.project}/{kind}/{name}{self.suffix}"
+
     @property
     def webhook_events_topic(self) -> str:
-        return f"projects/{self.project}/topics/{self.config.webhook_events_topic}{self.suffix}"
+        return self.webhook_path("topics", self.config.webhook.events_topic)
+
+    @property
+    def webhook_quarantine_topic(self) -> str:
+        return self.webhook_path("topics", self.config.webhook.quarantine_topic)
 
     def _start_webhook(self) -> None:
-        """webhook-ingest, its BigQuery dataset, table and views, and its routing topic."""
+        """webhook-ingest and where its events go: the events topic, the BigQuery subscription
+        (played by `bigquery_subscription`, which the emulator lacks) into the dataset, table and
+        views, the application's filtered routing subscription, and the quarantine."""
         from google.cloud import pubsub_v1
 
-        from customerio_gcp.webhooks.sink import bigquery_client, ensure_tables
+        from customerio_gcp_local.bigquery import bigquery_client, ensure_tables
 
         assert self.bigquery_endpoint is not None
-        client = bigquery_client(self.project, self.bigquery_endpoint)
-        ensure_tables(client, self.project, self.bigquery_dataset)
-        client.close()
-        publisher = pubsub_v1.PublisherClient()
-        publisher.create_topic(name=self.webhook_events_topic)
-        subscriber = pubsub_v1.SubscriberClient()
-        subscriber.create_subscription(name=self.webhook_events_topic.replace("/topics/", "/subscriptions/") + "-app",
-                                       topic=self.webhook_events_topic)  # fmt: skip
+        names = self.config.webhook
+        self.bigquery = bigquery_client(self.project, self.bigquery_endpoint)
+        ensure_tables(self.bigquery, self.project, self.bigquery_dataset)
+        publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+        dead_letter = self.webhook_path("topics", names.bigquery_dead_letter_topic)
+        for topic in (self.webhook_events_topic, self.webhook_quarantine_topic, dead_letter):
+            publisher.create_topic(name=topic)
+        subscriptions = {
+            names.bigquery_subscription: (self.webhook_events_topic, None),
+            # Stored with its filter; the emulator does not apply filters (`local-gcp.md`).
+            names.routing_subscription: (self.webhook_events_topic, names.routing_filter),
+            names.quarantine_subscription: (self.webhook_quarantine_topic, None),
+            names.bigquery_dead_letter_topic + "-inspect": (dead_letter, None),
+        }
+        for name, (topic, expression) in subscriptions.items():
+            request: dict[str, Any] = {"name": self.webhook_path("subscriptions", name), "topic": topic}
+            if expression:
+                request["filter"] = expression
+            subscriber.create_subscription(request=request)
         subscriber.close()
+        self.bigquery_subscription = BigQuerySubscription(
+            self.webhook_path("subscriptions", names.bigquery_subscription),
+            f"{self.project}.{self.bigquery_dataset}.events",
+            dead_letter,
+            self.bigquery,
+        ).start()
         port = free_port()
         webhook = self.spawn_webhook(port=port)
         wait_for_port(port, timeout=60, process=webhook.process.process)
@@ -240,17 +273,14 @@ class LocalStack:
 
     def spawn_webhook(self, *, port: int | None = None) -> FunctionProcess:
         """A webhook-ingest process with the stack's environment (also for cold-start benchmarks)."""
-        assert self.bigquery_endpoint is not None
         port = port or free_port()
         env = {
             **os.environ,
             "PUBSUB_EMULATOR_HOST": self.pubsub_host or "",
             "GOOGLE_CLOUD_PROJECT": self.project,
-            "BIGQUERY_ENDPOINT": self.bigquery_endpoint,
-            "BIGQUERY_DATASET": self.bigquery_dataset,
             "CIO_WEBHOOK_SIGNING_KEY": self.webhook_signing_key,
-            "WEBHOOK_ROUTING_TOPIC": self.webhook_events_topic,
-            "WEBHOOK_ROUTED_METRICS": "bounced,spammed,unsubscribed,dropped",
+            "WEBHOOK_EVENTS_TOPIC": self.webhook_events_topic,
+            "WEBHOOK_QUARANTINE_TOPIC": self.webhook_quarantine_topic,
             **self.function_env,
         }
         executable = Path(sys.executable).with_name("functions-framework")

@@ -33,9 +33,27 @@ class TopicSpec:
 
 
 @dataclass(frozen=True)
+class WebhookNames:
+    """Where webhook-ingest keeps what it accepts, and who reads it (see `pipeline.json`)."""
+
+    events_topic: str
+    bigquery_subscription: str
+    bigquery_dead_letter_topic: str
+    routing_subscription: str
+    routed_metrics: tuple[str, ...]
+    quarantine_topic: str
+    quarantine_subscription: str
+
+    @property
+    def routing_filter(self) -> str:
+        """The routing subscription's Pub/Sub filter (Terraform writes the same expression)."""
+        return " OR ".join(f'attributes.metric = "{metric}"' for metric in self.routed_metrics)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     topics: dict[TopicKind, TopicSpec]
-    webhook_events_topic: str
+    webhook: WebhookNames
     delivery: DeliverySettings
     dead_letter_retention_s: int
 
@@ -67,4 +85,6 @@ def load() -> PipelineConfig:
             dead_letter_subscription=topic + raw["dead_letter_subscription_suffix"],
         )
     delivery = DeliverySettings(**raw["delivery"])
-    return PipelineConfig(topics, raw["webhook_events_topic"], delivery, raw["dead_letter_retention_s"])
+    names = {k: v for k, v in raw["webhook"].items() if not k.startswith("_")}
+    webhook = WebhookNames(**names | {"routed_metrics": tuple(names["routed_metrics"])})
+    return PipelineConfig(topics, webhook, delivery, raw["dead_letter_retention_s"])

@@ -10,16 +10,23 @@ from __future__ import annotations
 import hashlib
 import re
 
-_EMAIL = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+\.[A-Za-z]{2,}")
+# An address as it appears in text, or URL-encoded in a link (`%40`).
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", re.IGNORECASE)
 # Seven or more digits, optionally with a leading + and separators: phone numbers, card-like runs.
 _PHONE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 _MAX_REASON = 200
 
 
+def _number(match: re.Match[str]) -> str:
+    """Seven digits or more is a phone number (or worse); "550 5.1.1", an SMTP code, is not."""
+    text = match.group(0)
+    return "<number>" if sum(c.isdigit() for c in text) >= 7 else text
+
+
 def redact(text: str, limit: int = _MAX_REASON) -> str:
     """Mask emails and phone-like numbers, and cap the length of a foreign text."""
     cleaned = _EMAIL.sub("<email>", text)
-    cleaned = _PHONE.sub("<number>", cleaned)
+    cleaned = _PHONE.sub(_number, cleaned)
     cleaned = " ".join(cleaned.split())
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1] + "…"

@@ -27,12 +27,10 @@ and the local tools (emulator hosts).
 | `TOMBSTONE_TTL_S` | how long a tombstone is kept | `691200` (8 days) |
 | `DEAD_LETTER_TOPIC` | full topic path that permanent failures are published to | unset |
 | `SOURCE_SUBSCRIPTION` | the push subscription feeding this function (for dead-letter attributes) | unset |
-| `BIGQUERY_DATASET` / `BIGQUERY_TABLE` | where webhook events land | `customerio` / `events` |
-| `BIGQUERY_ENDPOINT` | a local BigQuery emulator's REST endpoint | unset |
+| `WEBHOOK_EVENTS_TOPIC` | full topic path webhook-ingest publishes events to | unset |
+| `WEBHOOK_QUARANTINE_TOPIC` | full topic path for signed content it cannot parse | unset |
+| `WEBHOOK_MAX_BODY_BYTES` | larger requests get 413 | `33554432` (32 MiB, Cloud Run's limit) |
 | `WEBHOOK_PERSONAL_DATA` | `hash`, `keep` or `drop` recipient and email in stored events | `hash` |
-| `WEBHOOK_ROUTING_TOPIC` | full topic path accepted events are published to | unset (no routing) |
-| `WEBHOOK_ROUTED_METRICS` | comma-separated metrics to route (e.g. `bounced,spammed,unsubscribed`) | all |
-| `WEBHOOK_MAX_BODY_BYTES` | larger requests get 413 | `1000000` |
 | `LOG_LEVEL` | `DEBUG`, `INFO`, … | `INFO` |
 """
 
@@ -77,13 +75,10 @@ class Settings:
     tombstone_ttl_s: float = 8 * 24 * 3600.0
     dead_letter_topic: str | None = None
     source_subscription: str | None = None
-    bigquery_dataset: str = "customerio"
-    bigquery_table: str = "events"
-    bigquery_endpoint: str | None = None
+    webhook_events_topic: str | None = None
+    webhook_quarantine_topic: str | None = None
     webhook_personal_data: str = "hash"
-    webhook_routing_topic: str | None = None
-    webhook_routed_metrics: tuple[str, ...] = ()
-    webhook_max_body_bytes: int = 1_000_000
+    webhook_max_body_bytes: int = 32 * 1024 * 1024
     log_level: str = "INFO"
 
     @classmethod
@@ -129,14 +124,9 @@ class Settings:
             tombstone_ttl_s=number("TOMBSTONE_TTL_S", 8 * 24 * 3600.0),
             dead_letter_topic=env.get("DEAD_LETTER_TOPIC") or None,
             source_subscription=env.get("SOURCE_SUBSCRIPTION") or None,
-            bigquery_dataset=env.get("BIGQUERY_DATASET", "customerio"),
-            bigquery_table=env.get("BIGQUERY_TABLE", "events"),
-            bigquery_endpoint=env.get("BIGQUERY_ENDPOINT") or None,
+            webhook_events_topic=env.get("WEBHOOK_EVENTS_TOPIC") or None,
+            webhook_quarantine_topic=env.get("WEBHOOK_QUARANTINE_TOPIC") or None,
             webhook_personal_data=personal,
-            webhook_routing_topic=env.get("WEBHOOK_ROUTING_TOPIC") or None,
-            webhook_routed_metrics=tuple(
-                m.strip() for m in env.get("WEBHOOK_ROUTED_METRICS", "").split(",") if m.strip()
-            ),
-            webhook_max_body_bytes=int(number("WEBHOOK_MAX_BODY_BYTES", 1_000_000)),
+            webhook_max_body_bytes=int(number("WEBHOOK_MAX_BODY_BYTES", 32 * 1024 * 1024)),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )

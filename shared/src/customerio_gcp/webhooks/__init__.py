@@ -1,5 +1,7 @@
-"""Customer.io reporting webhooks: signature check, event models, BigQuery rows, routing publish.
+"""Customer.io reporting webhooks: verified, kept durably in Pub/Sub, answered in time.
 
-The data path, top to bottom: `handler.WebhookHandler.handle` → `signature.verify` →
-`events.parse_events` → `rows.to_row` → `sink.BigQuerySink.insert` → `routing.EventRouter.publish`.
+The data path, top to bottom: `handler.WebhookHandler.handle` → `body.read_bounded` →
+`signature.verify` → `events.parse_event` → `rows.to_row` (or `quarantine.Quarantined`) →
+`keeping.EventKeeper.keep` → the answer. BigQuery is written from the events topic by a Pub/Sub
+BigQuery subscription; the application reads a filtered subscription of the same topic.
 """

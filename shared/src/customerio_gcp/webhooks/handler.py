@@ -1,16 +1,20 @@
-"""webhook-ingest: one HTTP request from Customer.io in, verified rows out.
+"""webhook-ingest: one request from Customer.io in, every event kept durably, an answer in time.
 
-Answers (Customer.io waits 4 s, retries anything but a 2xx for up to a week, and holds later
-events behind a failing one — so a bad event must never get a 5xx):
+Customer.io waits 4 s, retries anything but a 2xx for up to 7 days (the first retry after an
+hour), and holds every later event behind a failing one. So the answers are:
 
 | Request | Answer |
 |---|---|
 | not POST | 405 |
-| body over the size limit | 413 |
-| missing/invalid signature, stale or future timestamp | 401 |
-| not JSON, not an event object or array of them, a single invalid event | 400 |
-| valid (an array may carry some invalid items: they are logged and skipped) | 200 |
-| BigQuery or the routing topic unreachable (nothing written, or only rows a retry de-duplicates) | 503 |
+| body over 32 MiB (Cloud Run's request limit), read with a bounded buffer | 413 |
+| missing, malformed or wrong signature; timestamp over 7 days + 1 h old or 5 min ahead | 401 |
+| signed, and kept: valid events published, anything unparseable quarantined whole | 200 |
+| signed, but Pub/Sub did not confirm in time (our storage is down) | 503 |
+
+A 401 stalls Customer.io's stream only when our key is wrong (Customer.io signs every request),
+so it is logged with `metric="webhook"` and alerted on. The data path, top to bottom: read the
+body (`body`) → verify (`signature`) → parse each event (`events`) → row (`rows`) or quarantine
+(`quarantine`) → publish and wait (`keeping`) → answer.
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from customerio_gcp.observability import log
-from customerio_gcp.webhooks.events import InvalidEventError, ReportingEvent, parse_event
-from customerio_gcp.webhooks.routing import EventRouter
+from customerio_gcp.webhooks.body import MAX_BODY_BYTES, BodyTooLargeError, Readable, read_bounded
+from customerio_gcp.webhooks.events import InvalidEventError, parse_event
+from customerio_gcp.webhooks.keeping import MESSAGE_LIMIT_BYTES, EventKeeper, EventMessage, StorageUnavailableError
+from customerio_gcp.webhooks.quarantine import Quarantined
 from customerio_gcp.webhooks.rows import PersonalData, to_row
 from customerio_gcp.webhooks.signature import SignatureError, verify
-from customerio_gcp.webhooks.sink import BigQuerySink, SinkError
 
 KeySource = Callable[[float | None], list[str]]
 """Returns the accepted signing keys; called with a time after a mismatch to force a re-fetch."""
@@ -47,23 +52,21 @@ class WebhookHandler:
     def __init__(
         self,
         keys: KeySource,
-        sink: BigQuerySink,
-        router: EventRouter | None = None,
+        keeper: EventKeeper,
         *,
         personal_data: PersonalData = PersonalData.HASH,
-        max_body_bytes: int = 1_000_000,
+        max_body_bytes: int = MAX_BODY_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
-        self._sink = sink
-        self._router = router
+        self._keeper = keeper
         self._personal = personal_data
         self.max_body_bytes = max_body_bytes
         self._clock = clock
         self._last_forced_refresh = float("-inf")
         self._refresh_lock = threading.Lock()
 
-    def handle(self, method: str, headers: Mapping[str, str], body: bytes) -> WebhookResponse:
+    def handle(self, method: str, headers: Mapping[str, str], body: Readable | bytes) -> WebhookResponse:
         started = time.perf_counter()
         response = self._handle(method, headers, body)
         log(
@@ -74,53 +77,62 @@ class WebhookHandler:
             outcome="accepted" if response.status < 300 else "rejected",
             reason=response.body.get("reason"),
             events=response.body.get("accepted"),
+            quarantined=response.body.get("quarantined"),
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
         )
         return response
 
-    def _handle(self, method: str, headers: Mapping[str, str], body: bytes) -> WebhookResponse:
+    def _handle(self, method: str, headers: Mapping[str, str], body: Readable | bytes) -> WebhookResponse:
         if method.upper() != "POST":
             return WebhookResponse(405, {"error": "only POST is accepted", "reason": "method"})
-        if len(body) > self.max_body_bytes:
+        try:
+            raw = body if isinstance(body, bytes) else read_bounded(body, self.max_body_bytes)
+        except BodyTooLargeError:
+            return WebhookResponse(413, {"error": "body too large", "reason": "too_large"})
+        if len(raw) > self.max_body_bytes:
             return WebhookResponse(413, {"error": "body too large", "reason": "too_large"})
         try:
-            self._verify(headers, body)
+            self._verify(headers, raw)
         except SignatureError as exc:
             return WebhookResponse(401, {"error": str(exc), "reason": exc.code})
 
+        received = self._clock()
+        events, quarantined = self._sort(raw, received)
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return WebhookResponse(400, {"error": "body is not JSON", "reason": "not_json"})
-        batch = isinstance(payload, list)
-        items = payload if batch else [payload]
-        if not items:
-            return WebhookResponse(400, {"error": "empty batch", "reason": "not_an_event"})
-
-        accepted: list[tuple[ReportingEvent, dict[str, Any]]] = []
-        skipped = 0
-        for item in items:
-            try:
-                accepted.append((parse_event(item), item))
-            except InvalidEventError as exc:
-                if not batch:
-                    return WebhookResponse(400, {"error": str(exc), "reason": "not_an_event"})
-                skipped += 1
-                log(logging.WARNING, "skipped an invalid event in a batch", metric="webhook_item", reason=str(exc))
-
-        received_at = datetime.fromtimestamp(self._clock(), UTC)
-        rows = [to_row(event, raw, received_at, self._personal) for event, raw in accepted]
-        try:
-            self._sink.insert(rows)
-            routed = self._router.publish(accepted) if self._router else 0
-        except SinkError as exc:
-            log(logging.ERROR, "event storage failed", metric="webhook_infra", reason=str(exc))
+            self._keeper.keep(events, quarantined)
+        except StorageUnavailableError as exc:
+            log(logging.ERROR, "webhook content not kept", metric="webhook_infra", reason=str(exc))
             return WebhookResponse(503, {"error": "storage unavailable, retry later", "reason": "storage"})
-        except Exception as exc:
-            # The rows are in (their insert ids and the unique view absorb the retry's duplicates).
-            log(logging.ERROR, "event routing failed", metric="webhook_infra", error_class=type(exc).__name__)
-            return WebhookResponse(503, {"error": "routing unavailable, retry later", "reason": "routing"})
-        return WebhookResponse(200, {"accepted": len(accepted), "skipped": skipped, "routed": routed})
+        for piece in quarantined:
+            log(logging.WARNING, "webhook content quarantined", metric="webhook_quarantine", kind=piece.kind,
+                reason=piece.reason, size=len(piece.data))  # fmt: skip
+        return WebhookResponse(200, {"accepted": len(events), "quarantined": len(quarantined)})
+
+    def _sort(self, raw: bytes, received: float) -> tuple[list[EventMessage], list[Quarantined]]:
+        """A message per valid event; the body, or each invalid item, whole, for quarantine."""
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return [], [Quarantined(raw, "body is not JSON", "body", received)]
+        items = payload if isinstance(payload, list) else [payload]
+        if not items:
+            return [], [Quarantined(raw, "empty array", "body", received)]
+        received_at = datetime.fromtimestamp(received, UTC)
+        events: list[EventMessage] = []
+        quarantined: list[Quarantined] = []
+        for index, item in enumerate(items):
+            try:
+                event = EventMessage.of(to_row(parse_event(item), item, received_at, self._personal))
+                if len(event.data) > MESSAGE_LIMIT_BYTES:
+                    raise InvalidEventError("event over Pub/Sub's 10 MB message limit")
+                events.append(event)
+            except Exception as exc:  # InvalidEventError, or anything a strange event provokes: kept
+                reason = str(exc) if isinstance(exc, InvalidEventError) else f"cannot be stored ({type(exc).__name__})"
+                if not isinstance(payload, list):
+                    return [], [Quarantined(raw, reason, "body", received)]
+                item_bytes = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+                quarantined.append(Quarantined(item_bytes, f"item {index}: {reason}", "item", received))
+        return events, quarantined
 
     def _verify(self, headers: Mapping[str, str], body: bytes) -> None:
         now = self._clock()
@@ -142,10 +154,11 @@ class WebhookHandler:
 
 
 def flask_response(handler: WebhookHandler, request: Any) -> tuple[str, int, dict[str, str]]:
-    """Adapter for `@functions_framework.http`: the raw bytes, exactly as they were signed."""
+    """Adapter for `@functions_framework.http`: the raw bytes, exactly as they were signed, read
+    from the stream with a bounded buffer (a declared length over the limit is refused unread)."""
     length = request.content_length
     if length is not None and length > handler.max_body_bytes:
         response = WebhookResponse(413, {"error": "body too large", "reason": "too_large"})
     else:
-        response = handler.handle(request.method, dict(request.headers), request.get_data(cache=False))
+        response = handler.handle(request.method, dict(request.headers), request.stream)
     return json.dumps(response.body), response.status, {"Content-Type": "application/json"}

@@ -1,25 +1,37 @@
-"""One reporting event → one row of the BigQuery event table (`bigquery/events_table.json`).
+"""One reporting event → one row of the BigQuery event table (`bigquery/events_table.json`), as
+the JSON message the events topic carries and its BigQuery subscription writes (use_table_schema).
 
-Personal data (`WEBHOOK_PERSONAL_DATA`): the recipient address and the identifiers' email are
-`hash`ed (SHA-256 of the trimmed, lower-cased value: pseudonymous and joinable, not anonymous),
-`keep`t as they are, or `drop`ped — in the typed columns and in the raw copy alike.
+Types follow what a BigQuery subscription accepts from JSON for the table's columns: TIMESTAMP
+as integer microseconds since the epoch, the JSON column `raw` as a string holding JSON.
+
+Personal data (`WEBHOOK_PERSONAL_DATA`), applied to every stored field and to `raw` alike:
+- `hash` (default): the recipient and the identifiers' email become SHA-256 of the trimmed,
+  lower-cased value (pseudonymous and joinable, not anonymous); free text that may quote an
+  address or a number (`subject`, `href`, `failure_message` — bounce texts carry addresses — and
+  every other string in `raw`) has emails and phone-like numbers masked;
+- `drop`: the recipient, the email, the subject, the link and the failure text are removed, and
+  the remaining strings in `raw` are masked as in `hash`;
+- `keep`: everything as Customer.io sent it.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from customerio_gcp.redaction import redact
 from customerio_gcp.webhooks.events import ReportingEvent
 
 _ID_COLUMNS = (
     "delivery_id", "customer_id", "campaign_id", "broadcast_id", "newsletter_id", "transactional_message_id",
-    "journey_id", "action_id", "trigger_id", "content_id", "subject", "href", "link_id", "failure_message",
+    "journey_id", "action_id", "trigger_id", "content_id", "link_id",
 )  # fmt: skip
+_ADDRESSES = ("recipient", "email")  # hashed or dropped
+_FREE_TEXT = ("subject", "href", "failure_message")  # masked or dropped
+_NO_LIMIT = 10**9
 
 
 class PersonalData(StrEnum):
@@ -27,12 +39,19 @@ class PersonalData(StrEnum):
     KEEP = "keep"
     DROP = "drop"
 
-    def apply(self, value: str | None) -> str | None:
+    def address(self, value: str | None) -> str | None:
         if value is None or self is PersonalData.KEEP:
             return value
         if self is PersonalData.DROP:
             return None
         return "sha256:" + hashlib.sha256(value.strip().lower().encode()).hexdigest()
+
+    def text(self, value: str | None) -> str | None:
+        if value is None or self is PersonalData.KEEP:
+            return value
+        if self is PersonalData.DROP:
+            return None
+        return redact(value, limit=_NO_LIMIT)
 
 
 def to_row(event: ReportingEvent, raw: dict[str, Any], received_at: datetime, personal: PersonalData) -> dict[str, Any]:
@@ -42,12 +61,15 @@ def to_row(event: ReportingEvent, raw: dict[str, Any], received_at: datetime, pe
         "event_id": event.event_id,
         "object_type": event.object_type,
         "metric": event.metric,
-        "event_timestamp": datetime.fromtimestamp(event.timestamp, UTC).isoformat(),
-        "received_at": received_at.astimezone(UTC).isoformat(),
+        "event_timestamp": event.timestamp * 1_000_000,
+        "received_at": round(received_at.timestamp() * 1_000_000),
         "identifiers": None
         if identifiers is None
-        else {"id": identifiers.id, "email": personal.apply(identifiers.email), "cio_id": identifiers.cio_id},
-        "recipient": personal.apply(data.recipient),
+        else {"id": identifiers.id, "email": personal.address(identifiers.email), "cio_id": identifiers.cio_id},
+        "recipient": personal.address(data.recipient),
+        "subject": personal.text(data.subject),
+        "href": personal.text(data.href),
+        "failure_message": personal.text(data.failure_message),
         "machine": data.machine,
         "raw": json.dumps(scrub(raw, personal), separators=(",", ":"), ensure_ascii=False),
     }
@@ -56,16 +78,27 @@ def to_row(event: ReportingEvent, raw: dict[str, Any], received_at: datetime, pe
     return row
 
 
-def scrub(raw: dict[str, Any], personal: PersonalData) -> dict[str, Any]:
-    """The raw event with the personal-data policy applied to the fields it covers."""
+def scrub(raw: Any, personal: PersonalData) -> Any:
+    """The raw event with the personal-data policy applied to every field it holds."""
     if personal is PersonalData.KEEP:
         return raw
-    cleaned = copy.deepcopy(raw)
-    data = cleaned.get("data")
-    if isinstance(data, dict):
-        if isinstance(data.get("recipient"), str):
-            data["recipient"] = personal.apply(data["recipient"])
-        identifiers = data.get("identifiers")
-        if isinstance(identifiers, dict) and isinstance(identifiers.get("email"), str):
-            identifiers["email"] = personal.apply(identifiers["email"])
-    return cleaned
+    return _scrub(raw, personal, None)
+
+
+def _scrub(value: Any, personal: PersonalData, key: str | None) -> Any:
+    if isinstance(value, dict):
+        cleaned = {k: _scrub(v, personal, k) for k, v in value.items()}
+        if personal is PersonalData.DROP:
+            cleaned = {k: v for k, v in cleaned.items() if not (k in _ADDRESSES + _FREE_TEXT and v is None)}
+        return cleaned
+    if isinstance(value, list):
+        return [_scrub(item, personal, None) for item in value]
+    if isinstance(value, str):
+        if key in _ADDRESSES:
+            return personal.address(value)
+        if key in _FREE_TEXT and personal is PersonalData.DROP:
+            return None
+        if key is not None and (key == "id" or key.endswith("_id")):
+            return value  # identifiers, not personal text: a long numeric id is not a phone number
+        return redact(value, limit=_NO_LIMIT)
+    return value

@@ -1,4 +1,5 @@
-"""webhook-ingest's parts: signing keys from the secret cache, BigQuery, optional routing."""
+"""webhook-ingest's parts: signing keys from the secret cache, and the Pub/Sub topics that keep
+what it accepts (events) and what it cannot parse (quarantine)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from customerio_gcp import secrets as names
 from customerio_gcp.observability import configure_logging
 from customerio_gcp.settings import Settings
 from customerio_gcp.webhooks.handler import WebhookHandler, flask_response
-from customerio_gcp.webhooks.routing import EventRouter
+from customerio_gcp.webhooks.keeping import EventKeeper
 from customerio_gcp.webhooks.rows import PersonalData
-from customerio_gcp.webhooks.sink import BigQuerySink
 from customerio_gcp.wiring.secret_cache import build_secrets
 
 
@@ -23,6 +23,8 @@ def build(settings: Settings) -> Callable[[Any], tuple[str, int, dict[str, str]]
 
 def build_webhook_handler(settings: Settings) -> WebhookHandler:
     configure_logging(settings.log_level)
+    if not settings.webhook_events_topic or not settings.webhook_quarantine_topic:
+        raise ValueError("webhook-ingest needs WEBHOOK_EVENTS_TOPIC and WEBHOOK_QUARANTINE_TOPIC (full topic paths)")
     secrets = build_secrets(settings)
 
     def keys(stale_since: float | None) -> list[str]:
@@ -31,18 +33,10 @@ def build_webhook_handler(settings: Settings) -> WebhookHandler:
             found.append(secrets.get(names.WEBHOOK_SIGNING_KEY_NEXT, stale_since=stale_since))
         return found
 
-    sink = BigQuerySink(
-        settings.project or "", settings.bigquery_dataset, settings.bigquery_table, endpoint=settings.bigquery_endpoint
-    )
-    router = (
-        EventRouter(settings.webhook_routing_topic, metrics=settings.webhook_routed_metrics or None)
-        if settings.webhook_routing_topic
-        else None
-    )
+    keeper = EventKeeper(settings.webhook_events_topic, settings.webhook_quarantine_topic)
     return WebhookHandler(
         keys,
-        sink,
-        router,
+        keeper,
         personal_data=PersonalData(settings.webhook_personal_data),
         max_body_bytes=settings.webhook_max_body_bytes,
     )

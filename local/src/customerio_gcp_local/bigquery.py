@@ -1,25 +1,15 @@
-"""Streaming rows into BigQuery, and creating the dataset, table and views from the shared files.
-
-In the cloud Terraform creates the table and views from the same schema and SQL files
-(`bigquery/`); `ensure_tables` does it for local runs and tests. Inserts use the event id as the
-insert id (BigQuery's best-effort de-duplication) and are all-or-nothing: if any row is refused,
-none is written and the request fails, so a retry from Customer.io finds nothing half-written.
-"""
+"""The event table and its views on the local BigQuery emulator, from the runtime's schema and
+SQL files (`customerio_gcp/webhooks/bigquery/`), which Terraform reads too."""
 
 from __future__ import annotations
 
 import json
-import threading
 from importlib import resources
 from string import Template
 from typing import Any
 
 EVENTS_UNIQUE_VIEW_SUFFIX = "_unique"
 FUNNEL_VIEW = "delivery_funnel"
-
-
-class SinkError(RuntimeError):
-    """BigQuery refused or could not take the rows: an infrastructure fault, worth a retry."""
 
 
 def schema_json() -> list[dict[str, Any]]:
@@ -70,45 +60,3 @@ def ensure_tables(client: Any, project: str, dataset: str, table: str = "events"
         view = bigquery.Table(f"{project}.{dataset}.{view_name}")
         view.view_query = view_sql(sql_name, project=project, dataset=dataset, table=table)
         client.create_table(view, exists_ok=True)
-
-
-class BigQuerySink:
-    """Streams rows into the event table. The client is created on first use."""
-
-    def __init__(
-        self, project: str, dataset: str, table: str = "events", *, endpoint: str | None = None, deadline_s: float = 2.5
-    ) -> None:
-        self.table_id = f"{project}.{dataset}.{table}"
-        self.deadline_s = deadline_s
-        self._project = project
-        self._endpoint = endpoint
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def insert(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        from google.cloud import bigquery
-
-        try:
-            # Customer.io waits 4 s: retry briefly inside that budget, then answer 503 and let
-            # Customer.io's own retry take over (the library's default would retry for minutes).
-            errors = self._get_client().insert_rows_json(
-                self.table_id,
-                rows,
-                row_ids=[row["event_id"] for row in rows],
-                retry=bigquery.DEFAULT_RETRY.with_deadline(self.deadline_s),
-                timeout=self.deadline_s / 2,
-            )
-        except Exception as exc:
-            raise SinkError(f"BigQuery insert failed ({type(exc).__name__})") from exc
-        if errors:
-            # Row errors name columns, not values, but keep only what we need for the log.
-            first = errors[0].get("errors", [{}])[0]
-            raise SinkError(f"BigQuery refused {len(errors)} row(s): {first.get('location')}: {first.get('reason')}")
-
-    def _get_client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = bigquery_client(self._project, self._endpoint)
-            return self._client
