@@ -32,7 +32,7 @@ from customerio_gcp.messages.models import IdentifyPerson
 from customerio_gcp.people import AttributeHashes
 from customerio_gcp.publishing import Publisher
 from customerio_gcp.repository import plan
-from customerio_gcp_ops.sources import RowError, Source, to_user
+from customerio_gcp_ops.sources import InputError, RowError, Source, to_user
 
 Position = tuple[int, int]  # (row number, operation number within the row)
 CHECK_WINDOW = 500  # operations whose synced-attribute hashes are looked up in one round trip
@@ -67,11 +67,20 @@ class Checkpoint:
     def load(cls, path: Path, fingerprint: str, *, restart: bool = False) -> Checkpoint:
         if restart or not path.exists():
             return cls(path, fingerprint)
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            row, op = data["position"]
+            position = (int(row), int(op))
+        except (ValueError, KeyError, TypeError):
+            raise InputError(
+                f"{path}: not a sync checkpoint", "pass --restart to start over, or --checkpoint another file"
+            ) from None
         if data.get("fingerprint") != fingerprint:
-            raise ValueError(f"{path} belongs to another source; use --restart to start over")
-        row, op = data["position"]
-        return cls(path, fingerprint, (int(row), int(op)), data.get("report", {}))
+            raise InputError(
+                f"{path} belongs to another source (or the file changed since)",
+                "pass --restart to start over, or --checkpoint another file",
+            )
+        return cls(path, fingerprint, position, data.get("report", {}))
 
     def save(self, position: Position, report: SyncReport) -> None:
         self.position = position
