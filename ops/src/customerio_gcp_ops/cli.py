@@ -499,6 +499,7 @@ def _sync_via_batch(obj: Context, state: Any, *, rate: float, skip_unchanged: bo
 def status(obj: Context) -> None:
     from customerio_gcp_ops.status import collect
 
+    paths = obj.paths  # the project first: nothing below works without one
     monitoring = None
     if not obj.emulator:
         try:
@@ -509,7 +510,7 @@ def status(obj: Context) -> None:
             click.echo(f"Cloud Monitoring not reachable ({type(exc).__name__}): backlog and counts unavailable")
     else:
         click.echo("emulator: backlog, message age and counts come from Cloud Monitoring and are not shown")
-    statuses = collect(obj.paths, obj.publisher(), obj.subscriber(), monitoring, obj.project, emulator=obj.emulator)  # type: ignore[arg-type]
+    statuses = collect(paths, obj.publisher(), obj.subscriber(), monitoring, obj.project, emulator=obj.emulator)  # type: ignore[arg-type]
     for s in statuses:
         if not s.topic_exists:
             click.echo(f"{s.kind:<14} topic missing")
