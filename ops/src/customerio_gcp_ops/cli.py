@@ -121,8 +121,8 @@ class OperatorCli(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click's own handling (a closed pipe: `customerio-gcp dlq list | head`)
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
