@@ -281,3 +281,23 @@ def test_an_unexpected_failure_is_one_line_and_debug_shows_the_traceback(
 def test_the_authentication_error_of_an_unknown_api_names_every_key() -> None:
     error = errors.explain(AuthenticationError("Unauthorized", status=401))
     assert "CIO_SITE_ID, CIO_TRACK_API_KEY or CIO_APP_API_KEY" in error.fix
+
+
+def test_a_secret_missing_from_secret_manager_names_the_setting(sandbox: Sandbox, tmp_path: Path) -> None:
+    from tests.support.fake_secret_manager import FakeSecretManager
+
+    secret_manager = FakeSecretManager()
+    try:
+        secret_manager.set("cio-site-id", sandbox.credentials.site_id)  # the key's secret was never created
+        env = {
+            "CIO_TRACK_URL": sandbox.url,
+            "CIO_SITE_ID_SECRET": "cio-site-id",
+            "CIO_TRACK_API_KEY_SECRET": "cio-track-key",
+            "SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
+        }
+        args = ["--project", "demo", "sync", "users", str(users_csv(tmp_path)), "--no-skip-unchanged"]
+        line = one_line(run(*args, env=env))
+    finally:
+        secret_manager.stop()
+    assert line.startswith("Secret Manager: 404 ")
+    assert "check the CIO_*_SECRET ids" in line

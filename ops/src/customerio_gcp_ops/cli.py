@@ -390,7 +390,8 @@ def sync_users(
             checkpoint or base.with_name(base.name + ".checkpoint.json"), src.fingerprint, restart=restart
         )
         send = _sync_via_batch(obj, state, rate=rate, skip_unchanged=skip_unchanged)
-    rejects_file = user_sync.Rejects(rejects or base.with_name(base.name + ".rejects.csv"))
+    rejects_path = rejects or base.with_name(base.name + ".rejects.csv")
+    rejects_file = user_sync.Rejects(rejects_path)
     stop = user_sync.StopFlag()
     stop.install()
     columns = [
@@ -417,6 +418,8 @@ def sync_users(
         f"{report.rows} rows, {report.operations} operations: {report.sent} sent in {report.requests} requests, "
         f"{report.skipped_unchanged} unchanged skipped, {report.rejected} rejected, {report.elapsed_s:.1f}s"
     )
+    if report.rejected:
+        click.echo(f"rejected rows (row number, user id, reason): {rejects_path}")
     if report.interrupted:
         click.echo("interrupted: run the same command again to resume from the checkpoint", err=True)
         sys.exit(130)

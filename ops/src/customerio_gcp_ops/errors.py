@@ -231,6 +231,12 @@ def _google(exc: BaseException, _target: CustomerIOTarget | None) -> OperatorErr
                 return found
         if isinstance(exc, api.ServiceUnavailable | api.DeadlineExceeded | api.RetryError):
             return _unreachable(name, variable, type(exc).__name__)
+        if isinstance(exc, api.NotFound) and service == "secretmanager":
+            return OperatorError(
+                f"{name}: {_google_message(exc)}",
+                "check the CIO_*_SECRET ids (a secret id, or projects/…/secrets/…) and that the secret "
+                "has an enabled version in --project",
+            )
         if isinstance(exc, api.NotFound):
             return OperatorError(
                 f"{name}: {_google_message(exc)}",
