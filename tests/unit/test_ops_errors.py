@@ -301,3 +301,14 @@ def test_a_secret_missing_from_secret_manager_names_the_setting(sandbox: Sandbox
         secret_manager.stop()
     assert line.startswith("Secret Manager: 404 ")
     assert "check the CIO_*_SECRET ids" in line
+
+
+def test_google_refusals_keep_hosts_and_mask_emails() -> None:
+    from google.api_core.exceptions import PermissionDenied
+
+    refused = PermissionDenied(f"{PERSONAL} lacks pubsub.subscriptions.consume on projects/p at 10.0.0.12:443")
+    error = errors.explain(refused)
+    assert error.what == (
+        "Google Cloud refused the call: 403 <email> lacks pubsub.subscriptions.consume on projects/p at 10.0.0.12:443"
+    )
+    assert "gcloud auth application-default login" in error.fix

@@ -10,6 +10,7 @@ named by its class and where it was raised, nothing more.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import traceback
 from dataclasses import dataclass
@@ -273,9 +274,15 @@ def _unreachable(name: str, variable: str | None, cause: str) -> OperatorError:
     return OperatorError(f"cannot reach Google Cloud {name} ({cause})", f"check the network and try again{hint}")
 
 
+EMAIL = re.compile(r"[^\s@\"'<>(),;:]+@[^\s@\"'<>(),;:]+\.[A-Za-z]{2,}")
+
+
 def _google_message(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return redact(text.splitlines()[0])
+    """Google's own text (resource names, hosts): emails masked, no `redact`, which would take
+    an address such as 127.0.0.1 for a phone number."""
+    text = (str(exc) or type(exc).__name__).splitlines()[0]
+    text = EMAIL.sub("<email>", text)
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def _service_of(exc: BaseException) -> str | None:
