@@ -1,8 +1,9 @@
 """`customerio-gcp`: the operator's tool — dead letters, bulk user sync, pipeline status.
 
-Works against Google Cloud (application default credentials) and against the local emulators
-alike (set PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST, as `make run ARGS=--keep-running`
-prints). Nothing personal is printed unless asked for with --show-data.
+Works against Google Cloud (application default credentials) and against the local stack alike
+(paste the export lines `make run ARGS=--keep-running` prints). Nothing personal is printed unless
+asked for with --show-data. A failure is one line saying what is wrong and how to fix it (--debug
+for the traceback). Every command with examples: docs/operations.md.
 """
 
 from __future__ import annotations
