@@ -92,7 +92,7 @@ def test_missing_customerio_settings_name_the_variables(tmp_path: Path) -> None:
     assert line.startswith("Customer.io settings CIO_SITE_ID and CIO_TRACK_API_KEY not configured — export ")
     assert "CIO_SITE_ID_SECRET" in line and "CIO_TRACK_API_KEY_SECRET" in line
     assert "make run ARGS=--keep-running" in line
-    assert not (tmp_path / "users.csv.rejects.csv").exists()  # failed before anything started
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "users.csv"]  # failed before anything started
 
 
 def test_one_missing_setting_is_named_alone(tmp_path: Path) -> None:
@@ -236,8 +236,10 @@ def test_a_checkpoint_of_another_source(tmp_path: Path) -> None:
     assert "--restart" in line
 
 
-def test_a_bad_query_is_explained(tmp_path: Path) -> None:
+def test_a_bad_query_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sqlite3
+
+    monkeypatch.chdir(tmp_path)  # a SQL sync's checkpoint and rejects files go to the working directory
 
     database = tmp_path / "app.db"
     with sqlite3.connect(database) as connection:

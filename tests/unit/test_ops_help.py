@@ -77,4 +77,4 @@ def test_sync_through_pubsub_needs_a_project_too(empty_environment: None, tmp_pa
     result = CliRunner().invoke(cli, ["sync", "users", str(users), "--via", "pubsub"])
     assert result.exit_code == 2
     assert result.stderr.startswith("customerio-gcp: error: no Google Cloud project given — ")
-    assert not (tmp_path / "users.csv.rejects.csv").exists()  # nothing was started
+    assert [p.name for p in tmp_path.iterdir()] == ["users.csv"]  # nothing was started

@@ -105,3 +105,4 @@ def test_the_cli_syncs_users_with_nothing_but_the_printed_settings(
         result = CliRunner(env=settings).invoke(cli, ["sync", "users", str(users), "--no-skip-unchanged"])
         assert result.exit_code == 0, result.output
         assert SandboxControl(sandbox.url).person("u1")["attributes"]["plan"] == "pro"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["users.csv", "users.csv.checkpoint.json"]  # no rejects file

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from customerio_gcp.customerio import v2
 from customerio_gcp.customerio.batching import Rejected, pack
@@ -92,20 +92,26 @@ class Checkpoint:
 
 
 class Rejects:
-    """`row,user_id,reason` lines; user ids identify rows, no other personal data is written."""
+    """`row,user_id,reason` lines; user ids identify rows, no other personal data is written.
+    The file is created (or appended to) at the first rejected row: a clean run leaves none."""
 
     def __init__(self, path: Path) -> None:
-        self._handle = path.open("a", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._handle)
-        if path.stat().st_size == 0:
-            self._writer.writerow(["row", "user_id", "reason"])
+        self.path = path
+        self._handle: TextIO | None = None
+        self._writer: Any = None
 
     def add(self, row: int, user_id: str, reason: str) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("a", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._handle)
+            if self.path.stat().st_size == 0:
+                self._writer.writerow(["row", "user_id", "reason"])
         self._writer.writerow([row, user_id, reason])
         self._handle.flush()
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
 
 
 class Pacer:
