@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 import time
@@ -229,6 +230,53 @@ def print_summary(summary: dict[str, Any], out: Any) -> None:
             )
 
 
+def cli_environment(stack: LocalStack) -> dict[str, str]:
+    """Every setting the operator CLI (`customerio-gcp`) and an app need to work against this
+    stack: the project and emulators, the sandbox's Customer.io URLs and keys, the webhook's URL
+    and signing key, and the stack's name suffix if it has one."""
+    assert stack.sandbox is not None, "start() first"
+    assert stack.pubsub_host
+    assert stack.firestore_host
+    creds = stack.sandbox.credentials
+    env = {
+        "GOOGLE_CLOUD_PROJECT": stack.project,
+        "PUBSUB_EMULATOR_HOST": stack.pubsub_host,
+        "FIRESTORE_EMULATOR_HOST": stack.firestore_host,
+        "CIO_TRACK_URL": stack.sandbox.url,
+        "CIO_APP_URL": stack.sandbox.url,
+        "CIO_SITE_ID": creds.site_id,
+        "CIO_TRACK_API_KEY": creds.track_api_key,
+        "CIO_APP_API_KEY": creds.app_api_key,
+        "CIO_WEBHOOK_SIGNING_KEY": stack.webhook_signing_key,
+        "CIO_SANDBOX_URL": stack.sandbox.url,
+    }
+    if stack.bigquery_endpoint:
+        env |= {"BIGQUERY_ENDPOINT": stack.bigquery_endpoint, "BIGQUERY_DATASET": stack.bigquery_dataset}
+    if stack.webhook_url:
+        env["WEBHOOK_URL"] = stack.webhook_url
+    if stack.suffix:  # the CLI's hidden --suffix, and the collections the functions use
+        env |= {
+            "CUSTOMERIO_GCP_SUFFIX": stack.suffix,
+            "IDEMPOTENCY_COLLECTION": f"customerio_idempotency{stack.suffix}",
+            "IDENTIFY_HASH_COLLECTION": f"customerio_identify_hashes{stack.suffix}",
+        }
+    return env
+
+
+def print_keep_running(stack: LocalStack, out: Any = sys.stdout) -> None:
+    """What `--keep-running` shows: a block to paste into another shell, and what to try there."""
+    print("\nThe pipeline keeps running. Paste this into another shell (the CLI and your app read it):\n", file=out)
+    for key, value in cli_environment(stack).items():
+        print(f"export {key}={shlex.quote(value)}", file=out)
+    print("\nThen, for example:", file=out)
+    print("  customerio-gcp dlq list                 # the demo's dead letters, by reason", file=out)
+    print("  customerio-gcp status", file=out)
+    print("  customerio-gcp sync users users.csv     # straight to the sandbox (see docs/operations.md)", file=out)
+    print("  python examples/publish.py              # publish from an app", file=out)
+    print("  curl $CIO_SANDBOX_URL/_sandbox/summary  # what reached the sandbox", file=out)
+    print("Ctrl-C stops every process this command started.", file=out, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="make run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -257,13 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(stack)
         run_webhook_demo(stack)
         if args.keep_running:
-            print("\nThe pipeline keeps running. In another shell:", flush=True)
-            for key, value in stack.environment().items():
-                print(f"  export {key}={value}")
-            print(
-                "Publish with customerio_gcp.publishing.Publisher; see the sandbox at $CIO_SANDBOX_URL/_sandbox/summary"
-            )
-            print("Ctrl-C stops every process this command started.", flush=True)
+            print_keep_running(stack)
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:

@@ -1,24 +1,41 @@
 """`customerio-gcp`: the operator's tool — dead letters, bulk user sync, pipeline status.
 
-Works against Google Cloud (application default credentials) and against the local emulators
-alike (set PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST, as `make run ARGS=--keep-running`
-prints). Nothing personal is printed unless asked for with --show-data.
+Works against Google Cloud (application default credentials) and against the local stack alike
+(paste the export lines `make run ARGS=--keep-running` prints). Nothing personal is printed unless
+asked for with --show-data. A failure is one line saying what is wrong and how to fix it (--debug
+for the traceback). Every command with examples: docs/operations.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from click.exceptions import NoArgsIsHelpError
 
+from customerio_gcp.messages.models import TopicKind
 from customerio_gcp.pipeline import TOPIC_KINDS
 from customerio_gcp_ops import dead_letters as dlq
+from customerio_gcp_ops.errors import (
+    PROG,
+    SERVICES,
+    CustomerIOTarget,
+    OperatorError,
+    OperatorUsageError,
+    emulator_unreachable,
+    explain,
+    missing_secrets,
+    one_line,
+    reachable,
+)
 from customerio_gcp_ops.names import Paths, pipeline_paths
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -42,36 +59,118 @@ def human_age(seconds: float) -> str:
 
 
 class Context:
-    def __init__(self, project: str, suffix: str) -> None:
-        self.project = project
-        self.paths = pipeline_paths(project, suffix)
+    """What every command shares. The project is resolved when a command needs it, so `--help`
+    works anywhere without one."""
+
+    def __init__(self, project: str | None, suffix: str, debug: bool = False) -> None:
+        self._project = project or None
+        self.suffix = suffix
+        self.debug = debug
         # The command line is an entry point: like a function's main, it may read the environment.
         self.emulator = bool(os.environ.get("PUBSUB_EMULATOR_HOST"))
+        self.customerio: CustomerIOTarget | None = None  # set by commands that call Customer.io
+
+    @property
+    def project(self) -> str:
+        if self._project is None:
+            raise OperatorUsageError(
+                "no Google Cloud project given",
+                "pass --project PROJECT (before the command) or export GOOGLE_CLOUD_PROJECT=PROJECT; "
+                "`make run ARGS=--keep-running` prints the local stack's",
+            )
+        return self._project
+
+    @property
+    def has_project(self) -> bool:
+        return self._project is not None
+
+    @property
+    def paths(self) -> dict[TopicKind, Paths]:
+        return pipeline_paths(self.project, self.suffix)
 
     def selected(self, kinds: tuple[str, ...]) -> list[Paths]:
-        return [self.paths[k] for k in (kinds or TOPIC_KINDS)]  # type: ignore[index]
+        paths = self.paths
+        return [paths[k] for k in (kinds or TOPIC_KINDS)]  # type: ignore[index]
 
     @staticmethod
-    def subscriber() -> Any:
+    def require_reachable(service: str) -> None:
+        """Fail at once, with the variable to fix, when an emulator that is set is not there
+        (Google's clients would retry for a minute first)."""
+        variable = SERVICES[service][1]
+        host = os.environ.get(variable or "")
+        if host and not reachable(host):
+            raise emulator_unreachable(service)
+
+    def subscriber(self) -> Any:
         from google.cloud import pubsub_v1
 
+        _ = self.project  # the first thing to fix, before credentials or the emulator
+        self.require_reachable("pubsub")
         return pubsub_v1.SubscriberClient()
 
-    @staticmethod
-    def publisher() -> Any:
+    def publisher(self) -> Any:
         from google.cloud import pubsub_v1
 
+        _ = self.project
+        self.require_reachable("pubsub")
         return pubsub_v1.PublisherClient()
 
 
-@click.group(help=__doc__)
+class OperatorCli(click.Group):
+    """The root group: the one error boundary (see `customerio_gcp_ops.errors`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click's own handling (a closed pipe: `customerio-gcp dlq list | head`)
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            target = ctx.obj.customerio if isinstance(ctx.obj, Context) else None
+            raise explain(exc, target) from None
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name or PROG, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(one_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo(f"{PROG}: aborted", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=OperatorCli, help=__doc__)
 @click.option(
-    "--project", envvar="GOOGLE_CLOUD_PROJECT", required=True, help="Google Cloud project [GOOGLE_CLOUD_PROJECT]"
+    "--project",
+    envvar="GOOGLE_CLOUD_PROJECT",
+    help="Google Cloud project [GOOGLE_CLOUD_PROJECT]; needed by every command that runs",
 )
-@click.option("--suffix", default="", hidden=True, help="resource name suffix (local stacks and tests)")
+@click.option(
+    "--suffix",
+    envvar="CUSTOMERIO_GCP_SUFFIX",
+    default="",
+    hidden=True,
+    help="resource name suffix (local stacks and tests) [CUSTOMERIO_GCP_SUFFIX]",
+)
+@click.option("--debug", is_flag=True, help="show the traceback of a failure instead of one line")
 @click.pass_context
-def cli(ctx: click.Context, project: str, suffix: str) -> None:
-    ctx.obj = Context(project, suffix)
+def cli(ctx: click.Context, project: str | None, suffix: str, debug: bool) -> None:
+    ctx.obj = Context(project, suffix, debug)
 
 
 # --- dead letters ---------------------------------------------------------------------------------
@@ -179,9 +278,10 @@ def dlq_replay(
 
     filters = filters_from(kinds, reason, message_ids, older_than, newer_than)
     paths = {p.kind: p for p in obj.selected(kinds)}
+    console = Console(stderr=True)  # a bar only on a terminal: in logs it is noise
     with (
         dlq.leased(obj.subscriber(), paths.values(), emulator=obj.emulator) as letters,
-        Progress(transient=True, console=Console(stderr=True)) as progress,
+        Progress(transient=True, console=console, disable=not console.is_terminal) as progress,
     ):
         now = datetime.now(UTC)
         task = progress.add_task("replaying", total=sum(1 for letter in letters.letters if filters.match(letter, now)))
@@ -273,23 +373,28 @@ def sync_users(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from customerio_gcp.people import AttributeHashes
-    from customerio_gcp.settings import Settings
-    from customerio_gcp.wiring.clients import build_http_client, build_track_client
-    from customerio_gcp.wiring.secret_cache import build_secrets
-    from customerio_gcp.wiring.stores import build_hash_store
     from customerio_gcp_ops import user_sync
-    from customerio_gcp_ops.sources import open_source
+    from customerio_gcp_ops.sources import InputError, open_source
 
     try:
         src = open_source(source, sql_url=sql_url, query=query)
+    except InputError:
+        raise
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    total = src.count()  # reads a file through once: a file that cannot be read fails here, before any send
     base = Path(source) if source else Path("sql-sync")
-    rejects_file = user_sync.Rejects(rejects or base.with_name(base.name + ".rejects.csv"))
+    if via == "pubsub":
+        send = _sync_via_pubsub(obj)
+    else:
+        state = user_sync.Checkpoint.load(
+            checkpoint or base.with_name(base.name + ".checkpoint.json"), src.fingerprint, restart=restart
+        )
+        send = _sync_via_batch(obj, state, rate=rate, skip_unchanged=skip_unchanged)
+    rejects_path = rejects or base.with_name(base.name + ".rejects.csv")
+    rejects_file = user_sync.Rejects(rejects_path)
     stop = user_sync.StopFlag()
     stop.install()
-    total = src.count()
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -297,48 +402,97 @@ def sync_users(
         TextColumn("{task.fields[rate]:.0f} rows/s"),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
+    console = Console(stderr=True)  # a bar only on a terminal: in logs it is noise
+    with Progress(*columns, transient=True, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("syncing users", total=total, rate=0.0)
 
         def on_progress(report: user_sync.SyncReport) -> None:
             elapsed = max(1e-6, progress.tasks[task].elapsed or 1e-6)
             progress.update(task, completed=report.rows, rate=report.rows / elapsed)
 
-        if via == "pubsub":
-            from customerio_gcp.publishing import Publisher
-
-            topics = {k: p.topic.rsplit("/", 1)[1] for k, p in obj.paths.items()}
-            report = user_sync.via_pubsub(
-                src, Publisher(obj.project, topics=topics), rejects=rejects_file, stop=stop, on_progress=on_progress
-            )
-        else:
-            settings = Settings.from_env()
-            track = build_track_client(settings, build_secrets(settings), build_http_client(settings))
-            synced = None
-            if skip_unchanged and settings.identify_skip_unchanged:
-                synced = AttributeHashes(build_hash_store(settings))
-            state = user_sync.Checkpoint.load(
-                checkpoint or base.with_name(base.name + ".checkpoint.json"), src.fingerprint, restart=restart
-            )
-            report = user_sync.via_batch(
-                src,
-                track,
-                checkpoint=state,
-                rejects=rejects_file,
-                rate_per_s=rate,
-                synced=synced,
-                stop=stop,
-                on_progress=on_progress,
-            )
-    rejects_file.close()
+        try:
+            report = send(src, rejects_file, stop, on_progress)
+        finally:
+            rejects_file.close()
     click.echo(json.dumps(report.as_dict()))
     click.echo(
         f"{report.rows} rows, {report.operations} operations: {report.sent} sent in {report.requests} requests, "
         f"{report.skipped_unchanged} unchanged skipped, {report.rejected} rejected, {report.elapsed_s:.1f}s"
     )
+    if report.rejected:
+        click.echo(f"rejected rows (row number, user id, reason): {rejects_path}")
     if report.interrupted:
         click.echo("interrupted: run the same command again to resume from the checkpoint", err=True)
         sys.exit(130)
+
+
+SyncRun = Callable[[Any, Any, Any, Callable[[Any], None]], Any]
+
+
+def _settings() -> Any:
+    from customerio_gcp.settings import Settings
+
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise OperatorError(f"invalid setting: {exc}", "fix or unset that environment variable") from None
+
+
+def _sync_via_pubsub(obj: Context) -> SyncRun:
+    """Publish each user's messages to the identify topic (the pipeline delivers them)."""
+    from customerio_gcp.publishing import Publisher
+    from customerio_gcp_ops import user_sync
+
+    topics = {k: p.topic.rsplit("/", 1)[1] for k, p in obj.paths.items()}
+    obj.require_reachable("pubsub")
+    publisher = Publisher(obj.project, topics=topics)
+
+    def run(src: Any, rejects: Any, stop: Any, on_progress: Callable[[Any], None]) -> Any:
+        return user_sync.via_pubsub(src, publisher, rejects=rejects, stop=stop, on_progress=on_progress)
+
+    return run
+
+
+def _sync_via_batch(obj: Context, state: Any, *, rate: float, skip_unchanged: bool) -> SyncRun:
+    """Straight to Customer.io in Track v2 batches. Every setting is checked before the first row
+    is sent: the Customer.io credentials, and the project and Firestore when unchanged identifies
+    are skipped."""
+    from customerio_gcp import secrets as names
+    from customerio_gcp.people import AttributeHashes
+    from customerio_gcp.wiring.clients import build_http_client, build_track_client
+    from customerio_gcp.wiring.secret_cache import build_secrets
+    from customerio_gcp.wiring.stores import build_hash_store
+    from customerio_gcp_ops import user_sync
+
+    settings = _settings()
+    needed = [names.SITE_ID, names.TRACK_API_KEY]
+    missing = [n for n in needed if n not in settings.secret_values and n not in settings.secret_ids]
+    if missing:
+        raise missing_secrets(missing)
+    use_hashes = skip_unchanged and settings.identify_skip_unchanged
+    firestore = use_hashes and settings.idempotency_backend == "firestore"
+    if firestore or settings.secret_ids or obj.has_project:  # Firestore and Secret Manager need one
+        settings = dataclasses.replace(settings, project=obj.project)
+    if firestore:
+        obj.require_reachable("firestore")
+    url = settings.track_url or settings.region.track_url
+    obj.customerio = CustomerIOTarget("Track API", url, ("CIO_SITE_ID", "CIO_TRACK_API_KEY"))
+    track = build_track_client(settings, build_secrets(settings), build_http_client(settings))
+    synced = AttributeHashes(build_hash_store(settings)) if use_hashes else None
+
+    def run(src: Any, rejects: Any, stop: Any, on_progress: Callable[[Any], None]) -> Any:
+        return user_sync.via_batch(
+            src,
+            track,
+            checkpoint=state,
+            rejects=rejects,
+            rate_per_s=rate,
+            synced=synced,
+            stop=stop,
+            on_progress=on_progress,
+        )
+
+    return run
 
 
 # --- status ---------------------------------------------------------------------------------------
@@ -349,6 +503,7 @@ def sync_users(
 def status(obj: Context) -> None:
     from customerio_gcp_ops.status import collect
 
+    paths = obj.paths  # the project first: nothing below works without one
     monitoring = None
     if not obj.emulator:
         try:
@@ -359,7 +514,7 @@ def status(obj: Context) -> None:
             click.echo(f"Cloud Monitoring not reachable ({type(exc).__name__}): backlog and counts unavailable")
     else:
         click.echo("emulator: backlog, message age and counts come from Cloud Monitoring and are not shown")
-    statuses = collect(obj.paths, obj.publisher(), obj.subscriber(), monitoring, obj.project, emulator=obj.emulator)  # type: ignore[arg-type]
+    statuses = collect(paths, obj.publisher(), obj.subscriber(), monitoring, obj.project, emulator=obj.emulator)  # type: ignore[arg-type]
     for s in statuses:
         if not s.topic_exists:
             click.echo(f"{s.kind:<14} topic missing")
@@ -378,7 +533,7 @@ def status(obj: Context) -> None:
 
 
 def main() -> None:
-    cli()
+    cli(prog_name=PROG)
 
 
 if __name__ == "__main__":

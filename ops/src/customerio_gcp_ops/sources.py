@@ -27,6 +27,19 @@ class RowError(ValueError):
     """A row that cannot become a user; the message names the column, never its value."""
 
 
+class InputError(ValueError):
+    """A source or checkpoint file that cannot be used at all: the file, the line, what is wrong
+    (never a value from the file) and how to fix it."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(what)
+        self.what = what
+        self.fix = fix
+
+
+COLUMNS_HELP = "columns: id (required), email, opted_out, deleted, created_at, updated_at, then any attribute"
+
+
 @dataclass(frozen=True)
 class Source:
     """A user source: `rows()` in a stable order, `count()` for progress, `fingerprint` to refuse
@@ -45,16 +58,9 @@ class Source:
 
     def rows(self) -> Iterator[dict[str, Any]]:
         if self.kind == "csv":
-            with open(self.location, newline="", encoding="utf-8") as handle:
-                yield from csv.DictReader(handle)
+            yield from self._csv_rows()
         elif self.kind == "jsonl":
-            with open(self.location, encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        try:
-                            yield json.loads(line)
-                        except ValueError:
-                            yield {"__error__": f"line {number} is not JSON"}
+            yield from self._jsonl_rows()
         else:
             from sqlalchemy import create_engine, text
 
@@ -62,6 +68,63 @@ class Source:
             with engine.connect() as connection:
                 for row in connection.execute(text(self.query or "")).mappings():
                     yield dict(row)
+
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        """The file's lines, numbered from 1, each decoded on its own so a bad byte is reported
+        with its line."""
+        with open(self.location, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    raise InputError(
+                        f"{self.location} line {number}: not UTF-8 text", "save the file as UTF-8 and run again"
+                    ) from None
+
+    def _csv_rows(self) -> Iterator[dict[str, Any]]:
+        lines = self._lines()
+        reader = csv.reader(line for _number, line in lines)
+        try:
+            header = next(reader, None)
+            if not header or "id" not in [name.strip() for name in header]:
+                raise InputError(
+                    f"{self.location} line 1: the header has no 'id' column",
+                    f"start the file with a header line naming its {COLUMNS_HELP}",
+                )
+            header = [name.strip() for name in header]
+            for fields in reader:
+                if not fields:
+                    continue
+                if len(fields) > len(header):
+                    yield {"__error__": f"line {reader.line_num} has more fields than the header"}
+                    continue
+                yield dict(zip(header, fields, strict=False))
+        except csv.Error as exc:
+            raise InputError(
+                f"{self.location} line {reader.line_num}: not valid CSV ({exc})",
+                "fix that line (quotes must be closed), or export the file again as CSV",
+            ) from None
+
+    def _jsonl_rows(self) -> Iterator[dict[str, Any]]:
+        for number, line in self._lines():
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                if number == 1 and line.lstrip().startswith("["):
+                    raise InputError(
+                        f"{self.location} line 1: a JSON array, not JSON lines",
+                        "write one JSON object per line (e.g. jq -c '.[]' file.json > file.jsonl)",
+                    ) from None
+                yield {"__error__": f"line {number} is not JSON"}
+                continue
+            if isinstance(row, list) and number == 1:
+                raise InputError(
+                    f"{self.location} line 1: a JSON array, not JSON lines",
+                    "write one JSON object per line (e.g. jq -c '.[]' file.json > file.jsonl)",
+                )
+            yield row if isinstance(row, dict) else {"__error__": f"line {number} is not a JSON object"}
 
     def count(self) -> int | None:
         if self.kind in ("csv", "jsonl"):
@@ -76,6 +139,9 @@ def open_source(path: str | None = None, *, sql_url: str | None = None, query: s
         return Source("sql", sql_url, query)
     if not path:
         raise ValueError("give a CSV or JSON-lines file, or --sql-url with --query")
+    if not Path(path).is_file():
+        what = "is a directory" if Path(path).is_dir() else "no such file"
+        raise InputError(f"{path}: {what}", "give the path of a CSV or JSON-lines file of users")
     kind = "jsonl" if path.endswith((".jsonl", ".ndjson", ".json")) else "csv"
     return Source(kind, path)
 

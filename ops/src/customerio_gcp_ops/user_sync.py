@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from customerio_gcp.customerio import v2
 from customerio_gcp.customerio.batching import Rejected, pack
@@ -32,7 +32,7 @@ from customerio_gcp.messages.models import DeletePerson, IdentifyPerson
 from customerio_gcp.people import AttributeHashes
 from customerio_gcp.publishing import Publisher
 from customerio_gcp.repository import plan
-from customerio_gcp_ops.sources import RowError, Source, to_user
+from customerio_gcp_ops.sources import InputError, RowError, Source, to_user
 
 Position = tuple[int, int]  # (row number, operation number within the row)
 CHECK_WINDOW = 500  # operations whose synced-attribute hashes are looked up in one round trip
@@ -67,11 +67,20 @@ class Checkpoint:
     def load(cls, path: Path, fingerprint: str, *, restart: bool = False) -> Checkpoint:
         if restart or not path.exists():
             return cls(path, fingerprint)
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            row, op = data["position"]
+            position = (int(row), int(op))
+        except (ValueError, KeyError, TypeError):
+            raise InputError(
+                f"{path}: not a sync checkpoint", "pass --restart to start over, or --checkpoint another file"
+            ) from None
         if data.get("fingerprint") != fingerprint:
-            raise ValueError(f"{path} belongs to another source; use --restart to start over")
-        row, op = data["position"]
-        return cls(path, fingerprint, (int(row), int(op)), data.get("report", {}))
+            raise InputError(
+                f"{path} belongs to another source (or the file changed since)",
+                "pass --restart to start over, or --checkpoint another file",
+            )
+        return cls(path, fingerprint, position, data.get("report", {}))
 
     def save(self, position: Position, report: SyncReport) -> None:
         self.position = position
@@ -83,20 +92,26 @@ class Checkpoint:
 
 
 class Rejects:
-    """`row,user_id,reason` lines; user ids identify rows, no other personal data is written."""
+    """`row,user_id,reason` lines; user ids identify rows, no other personal data is written.
+    The file is created (or appended to) at the first rejected row: a clean run leaves none."""
 
     def __init__(self, path: Path) -> None:
-        self._handle = path.open("a", newline="", encoding="utf-8")
-        self._writer = csv.writer(self._handle)
-        if path.stat().st_size == 0:
-            self._writer.writerow(["row", "user_id", "reason"])
+        self.path = path
+        self._handle: TextIO | None = None
+        self._writer: Any = None
 
     def add(self, row: int, user_id: str, reason: str) -> None:
+        if self._handle is None:
+            self._handle = self.path.open("a", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._handle)
+            if self.path.stat().st_size == 0:
+                self._writer.writerow(["row", "user_id", "reason"])
         self._writer.writerow([row, user_id, reason])
         self._handle.flush()
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
 
 
 class Pacer:
