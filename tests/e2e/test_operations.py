@@ -143,7 +143,7 @@ def test_status_against_the_emulators(pipeline: Pipeline) -> None:
         line for line in result.output.splitlines() if line.split(" ")[0] in ("identify", "track", "transactional")
     ]
     assert len(lines) == 3
-    assert all("attempts 5" in line and "backoff 1s–3s" in line and "dead letters" in line for line in lines)
+    assert all("attempts 10" in line and "backoff 1s–3s" in line and "dead letters" in line for line in lines)
 
 
 def test_a_send_with_an_unknown_outcome_waits_in_the_dead_letters_until_replayed(pipeline: Pipeline) -> None:
@@ -163,12 +163,28 @@ def test_a_send_with_an_unknown_outcome_waits_in_the_dead_letters_until_replayed
     assert letter.attributes["dlq_error_class"] == "OutcomeUnknownError"
     assert "not retried automatically to avoid a duplicate" in letter.attributes["dlq_reason"]
 
-    replayed = run(pipeline, "dlq", "replay", "--reason", "OutcomeUnknownError", "--message-id", message_id)
-    assert replayed.exit_code == 0, replayed.output
-
     def sends() -> list[dict]:
         return [r for r in control.requests("send_email") if r["body"] and r["body"].get("to") == to]
 
+    # A plain replay (or any publisher's marker) does not send it again: the record refuses it.
+    replayed = run(pipeline, "dlq", "replay", "--reason", "OutcomeUnknownError", "--message-id", message_id)
+    assert replayed.exit_code == 0, replayed.output
+    assert "--resend-unknown" in replayed.output
+
+    def again() -> list[str]:  # the replay, dead-lettered again: a new message, the same bytes
+        return [
+            m.attributes["dlq_original_message_id"]
+            for m in pipeline.stack.pull_dead_letters("transactional")
+            if to.encode() in m.data and m.attributes.get("dlq_error_class") == "OutcomeUnknownError"
+        ]
+
+    assert wait_until(lambda: len(again()) == 1, timeout=30)
+    assert [r["status"] for r in sends()] == [500]
+
+    # The operator's explicit decision, written into the send-once record, sends it once more.
+    approved = run(pipeline, "dlq", "replay", "--resend-unknown", "--message-id", again()[0])
+    assert approved.exit_code == 0, approved.output
+    assert "approved resending 1 send(s)" in approved.output
     assert wait_until(lambda: [r["status"] for r in sends()] == [500, 200], timeout=30)
     assert not wait_until(lambda: len(sends()) > 2, timeout=3)
 

@@ -173,6 +173,24 @@ def cli(ctx: click.Context, project: str | None, suffix: str, debug: bool) -> No
     ctx.obj = Context(project, suffix, debug)
 
 
+def resend_approver() -> Callable[[Any], bool]:
+    """Writes the operator's approval into each send's own send-once record (Firestore), which is
+    what the transactional function checks; a message attribute could be set by any publisher."""
+    from customerio_gcp.idempotency import IdempotencyGuard
+    from customerio_gcp.messages.codec import decode
+    from customerio_gcp.service import send_key
+    from customerio_gcp.settings import Settings
+    from customerio_gcp.wiring.stores import build_idempotency_store
+
+    guard = IdempotencyGuard(build_idempotency_store(Settings.from_env()))
+
+    def approve(letter: Any) -> bool:
+        key = send_key(decode("transactional", letter.data))
+        return key is not None and guard.approve_resend(key)
+
+    return approve
+
+
 # --- dead letters ---------------------------------------------------------------------------------
 
 
@@ -262,6 +280,12 @@ def dlq_show(
 @filter_options
 @click.option("--dry-run", is_flag=True, help="say what would be replayed, change nothing")
 @click.option("--rate", type=float, default=20.0, show_default=True, help="messages per second")
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="approve sending again the sends whose outcome was unknown (OutcomeUnknownError): check Customer.io's "
+    "delivery log first, as the email may already have gone out",
+)
 @click.pass_obj
 def dlq_replay(
     obj: Context,
@@ -272,6 +296,7 @@ def dlq_replay(
     newer_than: str | None,
     dry_run: bool,
     rate: float,
+    resend_unknown: bool,
 ) -> None:
     from rich.console import Console
     from rich.progress import Progress
@@ -293,9 +318,15 @@ def dlq_replay(
             dry_run=dry_run,
             rate_per_s=rate,
             progress=lambda _letter: progress.advance(task),
+            approve_resend=resend_approver() if resend_unknown and not dry_run else None,
         )
     verb = "would replay" if dry_run else "replayed"
     click.echo(f"{verb} {len(report.replayed)}, left {report.skipped} in place, {len(report.failed)} failed to publish")
+    if report.approved:
+        click.echo(f"approved resending {len(report.approved)} send(s) whose outcome was unknown")
+    elif report.unknown and not resend_unknown:
+        click.echo("note: sends whose outcome was unknown will be dead-lettered again; after checking Customer.io's "
+                   "delivery log, replay them with --resend-unknown")  # fmt: skip
     for original, error in report.failed:
         click.echo(f"  failed: {original} ({error}); it stays in its dead-letter subscription")
     if report.failed:
@@ -460,7 +491,7 @@ def _sync_via_batch(obj: Context, state: Any, *, rate: float, skip_unchanged: bo
     from customerio_gcp import secrets as names
     from customerio_gcp.people import AttributeHashes
     from customerio_gcp.wiring.clients import build_http_client, build_track_client
-    from customerio_gcp.wiring.secret_cache import build_secrets
+    from customerio_gcp.wiring.secret_cache import build_secrets, build_workspace
     from customerio_gcp.wiring.stores import build_hash_store
     from customerio_gcp_ops import user_sync
 
@@ -477,8 +508,9 @@ def _sync_via_batch(obj: Context, state: Any, *, rate: float, skip_unchanged: bo
         obj.require_reachable("firestore")
     url = settings.track_url or settings.region.track_url
     obj.customerio = CustomerIOTarget("Track API", url, ("CIO_SITE_ID", "CIO_TRACK_API_KEY"))
-    track = build_track_client(settings, build_secrets(settings), build_http_client(settings))
-    synced = AttributeHashes(build_hash_store(settings)) if use_hashes else None
+    secrets = build_secrets(settings)
+    track = build_track_client(settings, secrets, build_http_client(settings))
+    synced = AttributeHashes(build_hash_store(settings), build_workspace(settings, secrets)) if use_hashes else None
 
     def run(src: Any, rejects: Any, stop: Any, on_progress: Callable[[Any], None]) -> Any:
         return user_sync.via_batch(

@@ -204,6 +204,10 @@ class ReplayReport:
     replayed: list[str] = field(default_factory=list)
     skipped: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    approved: list[str] = field(default_factory=list)
+    """Sends whose unknown outcome an operator approved resending."""
+    unknown: int = 0
+    """Replayed sends whose outcome was unknown (approved or not)."""
 
 
 def replay(
@@ -215,9 +219,14 @@ def replay(
     dry_run: bool = False,
     rate_per_s: float | None = None,
     progress: Callable[[DeadLetter], None] | None = None,
+    approve_resend: Callable[[DeadLetter], bool] | None = None,
 ) -> ReplayReport:
     """Re-publish each matching dead letter to its source topic; acknowledge it only after the
-    publish succeeded. What does not match, or fails to publish, stays in its subscription."""
+    publish succeeded. What does not match, or fails to publish, stays in its subscription.
+
+    A send whose outcome was unknown (`OutcomeUnknownError`) would only be dead-lettered again:
+    its send-once record refuses it. `approve_resend` (the operator's `--resend-unknown`) writes
+    the approval into that record first; nothing in the message itself can stand in for it."""
     report = ReplayReport()
     now = datetime.now(UTC)
     interval = 1.0 / rate_per_s if rate_per_s else 0.0
@@ -226,6 +235,8 @@ def replay(
         if not filters.match(letter, now):
             report.skipped += 1
             continue
+        if letter.error_class == "OutcomeUnknownError":
+            report.unknown += 1
         if dry_run:
             report.replayed.append(letter.original_message_id)
             continue
@@ -233,6 +244,14 @@ def replay(
         if wait > 0:
             time.sleep(wait)
         next_at = max(next_at, time.monotonic()) + interval
+        if approve_resend is not None and letter.error_class == "OutcomeUnknownError":
+            try:
+                approved = approve_resend(letter)
+            except Exception as exc:
+                report.failed.append((letter.original_message_id, type(exc).__name__))
+                continue
+            if approved:
+                report.approved.append(letter.original_message_id)
         attributes = letter.original_attributes() | {"replayed_from": letter.message_id}
         try:
             publisher.publish(paths[letter.kind].topic, letter.data, **attributes).result(timeout=60)

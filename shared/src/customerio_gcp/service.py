@@ -197,7 +197,7 @@ class MessagingService:
 
     def trigger_broadcast(self, trigger: BroadcastTrigger, *, idempotency_key: str | None = None) -> str:
         payload = trigger.body() | {"broadcast_id": trigger.broadcast_id}
-        key = "trigger_broadcast:" + (idempotency_key or content_hash(payload))
+        key = guard_key("trigger_broadcast", payload, idempotency_key)
         with timed("trigger_broadcast", broadcast_id=trigger.broadcast_id) as op:
             outcome = self._guard.run(
                 key,
@@ -215,7 +215,7 @@ class MessagingService:
         call: Callable[[R], Delivery],
     ) -> Delivery:
         payload = request.body()
-        key = f"{operation}:" + (idempotency_key or content_hash(payload))
+        key = guard_key(operation, payload, idempotency_key)
         with timed(operation, identifier_kind=request.identifiers.kind) as op:
             outcome = self._guard.run(key, payload, lambda: call(request).model_dump())
             op.fields.update(replayed=outcome.replayed, delivery_id=outcome.result.get("delivery_id"))
@@ -313,6 +313,28 @@ def _event_ulid(timestamp: int, content: Mapping[str, Any], event_id: str | None
         except ValueError:
             pass
     return event_ulid(timestamp, content=content, caller_id=event_id)
+
+
+def guard_key(operation: str, payload: Mapping[str, Any], idempotency_key: str | None) -> str:
+    """The send-once record's key: the caller's idempotency key, or the content's hash."""
+    return f"{operation}:" + (idempotency_key or content_hash(payload))
+
+
+def send_key(message: m.Message) -> str | None:
+    """The send-once record a topic message's send is guarded by (None: not a send). Operator
+    tools use it to approve resending a send whose outcome was unknown."""
+    match message:
+        case m.SendEmail():
+            return guard_key("send_email", _request(EmailRequest, message).body(), message.idempotency_key)
+        case m.SendPush():
+            return guard_key("send_push", _request(PushRequest, message).body(), message.idempotency_key)
+        case m.SendSms():
+            return guard_key("send_sms", _request(SmsRequest, message).body(), message.idempotency_key)
+        case m.TriggerBroadcast():
+            trigger = _request(BroadcastTrigger, message)
+            payload = trigger.body() | {"broadcast_id": trigger.broadcast_id}
+            return guard_key("trigger_broadcast", payload, message.idempotency_key)
+    return None
 
 
 ENVELOPE = {"v", "op", "idempotency_key", "timestamp"}

@@ -10,11 +10,11 @@ from customerio_gcp.customerio.app import AppClient, BearerAuth
 from customerio_gcp.customerio.track import TrackClient
 from customerio_gcp.customerio.transport import USER_AGENT, RetryPolicy
 from customerio_gcp.idempotency import IdempotencyGuard, IdempotencyStore, InMemoryStore
-from customerio_gcp.people import AttributeHashes, HashStore, Tombstones, TombstoneStore, workspace_id
+from customerio_gcp.people import AttributeHashes, HashStore, Tombstones, TombstoneStore
 from customerio_gcp.secrets import Secrets
 from customerio_gcp.service import MessagingService
 from customerio_gcp.settings import Settings
-from customerio_gcp.wiring.secret_cache import build_secrets
+from customerio_gcp.wiring.secret_cache import build_secrets, build_workspace
 
 
 def build_service(
@@ -32,10 +32,7 @@ def build_service(
     guard = IdempotencyGuard(
         idempotency_store or InMemoryStore(), lease_s=settings.idempotency_lease_s, ttl_s=settings.idempotency_ttl_s
     )
-
-    def workspace() -> str:
-        return workspace_id(settings.region.value, secrets.get(names.SITE_ID))
-
+    workspace = build_workspace(settings, secrets)
     hashes = None
     if hash_store is not None and settings.identify_skip_unchanged:
         hashes = AttributeHashes(hash_store, workspace)
