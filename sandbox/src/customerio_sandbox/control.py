@@ -12,7 +12,7 @@ from customerio_sandbox.faults import Faults
 
 class SandboxControl:
     def __init__(self, url: str, *, client: httpx.Client | None = None) -> None:
-        self._client = client or httpx.Client(base_url=url, timeout=10.0)
+        self._client = client or httpx.Client(base_url=url, timeout=10.0, trust_env=False)
 
     def requests(self, operation: str | None = None, *, accepted_only: bool = False) -> list[dict[str, Any]]:
         params = {"operation": operation} if operation else {}
@@ -38,6 +38,20 @@ class SandboxControl:
     def triggers(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self._client.get("/_sandbox/triggers").json()["triggers"]
         return rows
+
+    def applied(
+        self, operation: str | None = None, *, key: str | None = None, key_field: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Operations that changed the workspace, grouped per key: `[{operation, key, count, faults}]`.
+        A send's key is a hash of its body (a retry of the same request has the same key);
+        `key_field="message_data.key"` groups by a field of the request instead."""
+        params = {k: v for k, v in {"operation": operation, "key": key, "key_field": key_field}.items() if v}
+        rows: list[dict[str, Any]] = self._client.get("/_sandbox/applied", params=params).json()["applied"]
+        return rows
+
+    def applied_count(self, operation: str | None = None, **by: str) -> dict[Any, int]:
+        """`{key: times applied}`, e.g. `applied_count("send_email", key_field="message_data.key")`."""
+        return {row["key"]: row["count"] for row in self.applied(operation, **by)}
 
     def set_faults(self, faults: Faults | dict[str, Any]) -> None:
         body = faults.to_dict() if isinstance(faults, Faults) else faults

@@ -8,6 +8,7 @@ Control endpoints live under `/_sandbox/` and need no auth: the sandbox binds to
 | `GET /_sandbox/summary` | counts: people, events, deliveries, accepted requests by operation |
 | `GET /_sandbox/people/{identifier}` | one person's attributes, suppression, devices |
 | `GET /_sandbox/events` · `/_sandbox/deliveries` · `/_sandbox/triggers` | what was accepted |
+| `GET /_sandbox/applied?operation=&key=&key_field=` | applied operations counted per key |
 | `PUT /_sandbox/faults` | inject faults (see `Faults`) |
 | `PUT /_sandbox/credentials` | change the keys, as a key rotation would |
 | `POST /_sandbox/reset` | forget everything, clear faults |
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from customerio_sandbox.api import Answer, Credentials, SandboxApi
-from customerio_sandbox.faults import FaultInjector, Faults
+from customerio_sandbox.faults import FaultConfigError, FaultInjector, Faults
 from customerio_sandbox.state import Workspace
 
 SandboxCredentials = Credentials
@@ -101,8 +103,15 @@ class Sandbox:
         if method == "GET" and parts and parts[0] in ("events", "deliveries", "triggers") and len(parts) == 1:
             with ws.lock:
                 return Answer(200, {parts[0]: list(getattr(ws, parts[0]))})
+        if method == "GET" and parts == ["applied"]:
+            one = {k: v[0] for k, v in query.items()}
+            rows = ws.applied_by_key(one.get("operation"), one.get("key"), one.get("key_field"))
+            return Answer(200, {"applied": rows, "total": sum(r["count"] for r in rows)})
         if method == "PUT" and parts == ["faults"]:
-            self.faults.configure(Faults.from_dict(body or {}))
+            try:
+                self.faults.configure(Faults.from_dict(body or {}))
+            except FaultConfigError as error:
+                return Answer(400, {"error": str(error)})
             return Answer(200, self.faults.faults.to_dict())
         if method == "GET" and parts == ["faults"]:
             return Answer(200, self.faults.faults.to_dict())
@@ -147,6 +156,9 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             self._reply(sandbox.api.handle(self.command, split.path, host, headers, raw))
 
         def _reply(self, answer: Answer) -> None:
+            if answer.reset:
+                self._reset()
+                return
             payload, content_type = answer.encode()
             self.send_response(answer.status)
             self.send_header("Content-Type", content_type)
@@ -155,6 +167,12 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.end_headers()
             self.wfile.write(payload)
+
+        def _reset(self) -> None:
+            """Close without an answer, with an RST (SO_LINGER 0) rather than a polite FIN."""
+            self.close_connection = True
+            self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.request.close()
 
         do_GET = do_PUT = do_POST = do_DELETE = _serve  # noqa: N815
 
