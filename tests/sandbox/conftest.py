@@ -46,3 +46,16 @@ def track_http(box: Sandbox) -> Iterator[httpx.Client]:
 def app_http(box: Sandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=box.url, headers=app_auth(box), timeout=5.0, trust_env=False) as client:
         yield client
+
+
+class FakeClock:
+    """Monotonic seconds that move only when a test says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

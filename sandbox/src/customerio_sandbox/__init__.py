@@ -8,6 +8,7 @@ event ULIDs, and can inject 429s, 5xx and slow answers. A development tool, not 
 
 from customerio_sandbox.control import SandboxControl
 from customerio_sandbox.faults import Faults, ScriptedFault
+from customerio_sandbox.ratelimits import RateLimits, TokenBucket
 from customerio_sandbox.server import Sandbox, SandboxCredentials
 
-__all__ = ["Faults", "Sandbox", "SandboxControl", "SandboxCredentials", "ScriptedFault"]
+__all__ = ["Faults", "RateLimits", "Sandbox", "SandboxControl", "SandboxCredentials", "ScriptedFault", "TokenBucket"]

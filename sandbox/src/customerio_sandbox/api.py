@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from ulid import ULID
 
-from customerio_sandbox import limits
+from customerio_sandbox import limits, ratelimits
 from customerio_sandbox.faults import APPLY_THEN_KINDS, Decision, FaultInjector
 from customerio_sandbox.state import Workspace
 
@@ -73,8 +73,16 @@ def app_error(message: str, status: int = 400) -> Refused:
 
 
 class SandboxApi:
-    def __init__(self, workspace: Workspace, faults: FaultInjector, credentials: Credentials, region: str) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        faults: FaultInjector,
+        credentials: Credentials,
+        region: str,
+        limiter: ratelimits.RateLimiter | None = None,
+    ) -> None:
         self.workspace = workspace
+        self.limiter = limiter or ratelimits.RateLimiter(ratelimits.RateLimits(enabled=False))
         self.faults = faults
         self.credentials = credentials
         self.region = region
@@ -94,6 +102,7 @@ class SandboxApi:
                 raise Refused(Answer(404, {"meta": {"error": "not found"}}))
             self._check_host(api, host)
             self._authenticate(api, headers.get("authorization", ""))
+            self._rate_limit(api, operation, path)
             decision = self.faults.decide(path)
             if decision.delay:
                 time.sleep(decision.delay)
@@ -118,6 +127,16 @@ class SandboxApi:
             return self._replace(decision, answer, note, log)
         self.workspace.record(**log, status=answer.status, note=note)
         return answer
+
+    def _rate_limit(self, api: str, operation: str, path: str) -> None:
+        """Over Customer.io's rate limit: 429 with Retry-After, before anything is applied."""
+        parts = path.split("?")[0].strip("/").split("/")
+        broadcast_id = unquote(parts[2]) if operation == "trigger_broadcast" else None
+        key = ratelimits.surface(api, operation, broadcast_id)
+        wait = self.limiter.take(key) if key else 0.0
+        if wait > 0:
+            headers = {"Retry-After": ratelimits.retry_after(wait)}
+            raise Refused(Answer(429, {"meta": {"error": "rate limit exceeded"}}, headers), f"rate_limit:{key}")
 
     def _replace(self, decision: Decision, answer: Answer, note: str, log: dict[str, Any]) -> Answer:
         """The operation ran (and was logged with its real status); the client gets the fault."""

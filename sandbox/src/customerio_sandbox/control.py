@@ -57,6 +57,17 @@ class SandboxControl:
         body = faults.to_dict() if isinstance(faults, Faults) else faults
         self._client.put("/_sandbox/faults", json=body).raise_for_status()
 
+    def limits(self) -> dict[str, Any]:
+        answer: dict[str, Any] = self._client.get("/_sandbox/limits").json()
+        return answer
+
+    def set_limits(self, **changes: Any) -> dict[str, Any]:
+        """Change some rate limits (the others keep theirs), e.g. `set_limits(enabled=False)`."""
+        response = self._client.put("/_sandbox/limits", json=changes)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
     def set_credentials(self, **keys: str) -> None:
         self._client.put("/_sandbox/credentials", json=keys).raise_for_status()
 

@@ -10,6 +10,7 @@ Control endpoints live under `/_sandbox/` and need no auth: the sandbox binds to
 | `GET /_sandbox/events` · `/_sandbox/deliveries` · `/_sandbox/triggers` | what was accepted |
 | `GET /_sandbox/applied?operation=&key=&key_field=` | applied operations counted per key |
 | `PUT /_sandbox/faults` | inject faults (see `Faults`) |
+| `GET`/`PUT /_sandbox/limits` | Customer.io's rate limits (see `RateLimits`; PUT merges) |
 | `PUT /_sandbox/credentials` | change the keys, as a key rotation would |
 | `POST /_sandbox/reset` | forget everything, clear faults |
 """
@@ -20,6 +21,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from customerio_sandbox.api import Answer, Credentials, SandboxApi
 from customerio_sandbox.faults import FaultConfigError, FaultInjector, Faults
+from customerio_sandbox.ratelimits import Clock, RateLimitConfigError, RateLimiter, RateLimits
 from customerio_sandbox.state import Workspace
 
 SandboxCredentials = Credentials
@@ -43,11 +46,19 @@ class Sandbox:
         *,
         credentials: Credentials | None = None,
         region: str = "us",
+        rate_limits: RateLimits | dict[str, Any] | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
+        """`rate_limits`: Customer.io's limits by default (`{"enabled": False}` switches them off);
+        `clock`: monotonic seconds for the rate-limit buckets (inject one to test without waiting)."""
         self.credentials = credentials or Credentials()
         self.workspace = Workspace()
         self.faults = FaultInjector()
-        self.api = SandboxApi(self.workspace, self.faults, self.credentials, region)
+        if isinstance(rate_limits, dict):
+            rate_limits = RateLimits().updated(rate_limits)
+        self._initial_limits = rate_limits or RateLimits()
+        self.limiter = RateLimiter(self._initial_limits, clock)
+        self.api = SandboxApi(self.workspace, self.faults, self.credentials, region, self.limiter)
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -76,6 +87,7 @@ class Sandbox:
         self.workspace = fresh
         self.api.workspace = fresh
         self.faults.configure(Faults())
+        self.limiter.configure(self._initial_limits)
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -115,6 +127,14 @@ class Sandbox:
             return Answer(200, self.faults.faults.to_dict())
         if method == "GET" and parts == ["faults"]:
             return Answer(200, self.faults.faults.to_dict())
+        if method == "PUT" and parts == ["limits"]:
+            try:
+                self.limiter.configure(self.limiter.limits.updated(body or {}))
+            except (RateLimitConfigError, TypeError) as error:
+                return Answer(400, {"error": str(error)})
+            return Answer(200, self.limiter.snapshot())
+        if method == "GET" and parts == ["limits"]:
+            return Answer(200, self.limiter.snapshot())
         if method == "PUT" and parts == ["credentials"]:
             for key, value in (body or {}).items():
                 if hasattr(self.credentials, key):

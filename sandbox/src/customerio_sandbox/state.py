@@ -104,6 +104,9 @@ class Workspace:
                 "applied": len(self.applied),
                 "applied_by_operation": _count(a["operation"] for a in self.applied),
                 "answers_replaced": _count(r.fault for r in self.requests if r.fault),
+                "rate_limited": _count(
+                    r.note.split(":", 1)[1] for r in self.requests if r.note.startswith("rate_limit:")
+                ),
             }
 
     def applied_by_key(
