@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         "--broadcast-interval", type=float, default=RateLimits.broadcast_interval_s, help="s between triggers"
     )
     limits.add_argument("--burst-seconds", type=float, default=RateLimits.burst_s, help="bucket size in s of rate")
+    hooks = parser.add_argument_group("reporting webhooks (off unless a URL is given)")
+    hooks.add_argument("--webhook-url", help="POST Customer.io's reporting webhooks here")
+    hooks.add_argument("--webhook-signing-key", default="sandbox-webhook-key")
     args = parser.parse_args(argv)
     credentials = Credentials(args.site_id, args.track_api_key, args.app_api_key)
     rate_limits = RateLimits(
@@ -38,13 +41,18 @@ def main(argv: list[str] | None = None) -> int:
         broadcast_interval_s=args.broadcast_interval,
         burst_s=args.burst_seconds,
     )
-    sandbox = Sandbox(args.host, args.port, credentials=credentials, region=args.region, rate_limits=rate_limits)
+    webhooks = {"url": args.webhook_url, "signing_key": args.webhook_signing_key} if args.webhook_url else None
+    sandbox = Sandbox(
+        args.host, args.port, credentials=credentials, region=args.region, rate_limits=rate_limits, webhooks=webhooks
+    )
     print(f"customerio-sandbox listening on {sandbox.url} (region {args.region})", flush=True)
     print(f"  CIO_TRACK_URL={sandbox.url} CIO_APP_URL={sandbox.url}", flush=True)
     print(f"  CIO_SITE_ID={credentials.site_id} CIO_TRACK_API_KEY={credentials.track_api_key}", flush=True)
     print(f"  CIO_APP_API_KEY={credentials.app_api_key}", flush=True)
     state = "off" if args.no_rate_limits else f"on ({rate_limits.to_dict()})"
     print(f"  rate limits {state}", flush=True)
+    if webhooks:
+        print(f"  reporting webhooks to {args.webhook_url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         sandbox.serve_forever()
     return 0

@@ -22,6 +22,7 @@ from ulid import ULID
 from customerio_sandbox import limits, ratelimits
 from customerio_sandbox.faults import APPLY_THEN_KINDS, Decision, FaultInjector
 from customerio_sandbox.state import Workspace
+from customerio_sandbox.webhooks import Delivery, WebhookSender
 
 TRACK_HOSTS = {"us": "track.customer.io", "eu": "track-eu.customer.io"}
 APP_HOSTS = {"us": "api.customer.io", "eu": "api-eu.customer.io"}
@@ -80,8 +81,10 @@ class SandboxApi:
         credentials: Credentials,
         region: str,
         limiter: ratelimits.RateLimiter | None = None,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.workspace = workspace
+        self.webhooks = webhooks
         self.limiter = limiter or ratelimits.RateLimiter(ratelimits.RateLimits(enabled=False))
         self.faults = faults
         self.credentials = credentials
@@ -450,6 +453,8 @@ class SandboxApi:
             self.workspace.deliveries.append(
                 {"channel": channel, **delivery, "request": request, "key": key, "answer_replaced": fault}
             )
+            if self.webhooks is not None:
+                self.webhooks.emit(_transactional_delivery(channel, str(delivery["delivery_id"]), request))
         return Answer(200, delivery), ""
 
     def trigger(self, broadcast_id: str, body: Any) -> tuple[Answer, str]:
@@ -472,7 +477,26 @@ class SandboxApi:
                 {"id": trigger_id, "broadcast_id": int(broadcast_id), "request": request, "key": key,
                  "answer_replaced": fault}
             )  # fmt: skip
+            if self.webhooks is not None:
+                for identifiers in self._audience(request):
+                    source = {"broadcast_id": int(broadcast_id), "trigger_id": trigger_id}
+                    recipient = str(identifiers.get("email") or identifiers.get("id"))
+                    delivery_id = self.workspace.next_delivery_id()
+                    subject = f"sandbox broadcast {broadcast_id}"
+                    self.webhooks.emit(Delivery("email", delivery_id, identifiers, recipient, source, subject))
         return Answer(200, {"id": trigger_id}), ""
+
+    def _audience(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """Who a trigger reaches: the listed ids/emails/per_user_data, else (a `recipients` filter
+        or a `data_file_url`, which the sandbox does not evaluate) every person it knows."""
+        if "ids" in request:
+            return [{"id": str(i)} for i in request["ids"]]
+        if "emails" in request:
+            return [{"email": str(e)} for e in request["emails"]]
+        if "per_user_data" in request:
+            rows = [r for r in request["per_user_data"] if isinstance(r, dict)]
+            return [{k: str(r[k]) for k in ("id", "email") if r.get(k)} for r in rows]
+        return [{"id": who} for who in self.workspace.people]
 
 
 # --- validation helpers ------------------------------------------------------------------------
@@ -556,6 +580,15 @@ def _v1_person(value: Any, name: str) -> str:
         raise track_error(f"{name} needs exactly one of id, email, cio_id")
     key = given[0]
     return f"cio_{person[key]}" if key == "cio_id" else str(person[key])
+
+
+def _transactional_delivery(channel: str, delivery_id: str, request: dict[str, Any]) -> Delivery:
+    identifiers = {k: v for k, v in request["identifiers"].items() if v}
+    recipient = request.get("to") or next(iter(identifiers.values()))
+    message_id = request.get("transactional_message_id")
+    subject = request.get("subject") or f"sandbox transactional message {message_id}"
+    source = {"transactional_message_id": message_id}
+    return Delivery(channel, delivery_id, identifiers, str(recipient), source, subject if channel == "email" else None)
 
 
 def _app_person(value: Any) -> None:

@@ -68,6 +68,28 @@ class SandboxControl:
         answer: dict[str, Any] = response.json()
         return answer
 
+    def set_webhooks(self, url: str, signing_key: str, **settings: Any) -> dict[str, Any]:
+        """Send reporting webhooks to `url` (settings: rates, keep_original_timestamp, retry, seed)."""
+        response = self._client.put("/_sandbox/webhooks", json={"url": url, "signing_key": signing_key, **settings})
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def webhooks(self) -> dict[str, Any]:
+        """`{configured, config, queued, sent, failed, dropped, attempts, events: [...]}`."""
+        answer: dict[str, Any] = self._client.get("/_sandbox/webhooks").json()
+        return answer
+
+    def flush_webhooks(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait until the webhook queue is empty; raises if `timeout` passes first."""
+        response = self._client.post("/_sandbox/webhooks/flush", json={"timeout_s": timeout}, timeout=timeout + 10)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def stop_webhooks(self) -> None:
+        self._client.delete("/_sandbox/webhooks").raise_for_status()
+
     def set_credentials(self, **keys: str) -> None:
         self._client.put("/_sandbox/credentials", json=keys).raise_for_status()
 

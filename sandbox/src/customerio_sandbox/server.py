@@ -11,6 +11,8 @@ Control endpoints live under `/_sandbox/` and need no auth: the sandbox binds to
 | `GET /_sandbox/applied?operation=&key=&key_field=` | applied operations counted per key |
 | `PUT /_sandbox/faults` | inject faults (see `Faults`) |
 | `GET`/`PUT /_sandbox/limits` | Customer.io's rate limits (see `RateLimits`; PUT merges) |
+| `GET`/`PUT`/`DELETE /_sandbox/webhooks` | Customer.io's reporting-webhook sender (see `WebhookConfig`) |
+| `POST /_sandbox/webhooks/flush` | wait until every queued webhook was sent or dropped (`{"timeout_s": 30}`) |
 | `PUT /_sandbox/credentials` | change the keys, as a key rotation would |
 | `POST /_sandbox/reset` | forget everything, clear faults |
 """
@@ -31,6 +33,7 @@ from customerio_sandbox.api import Answer, Credentials, SandboxApi
 from customerio_sandbox.faults import FaultConfigError, FaultInjector, Faults
 from customerio_sandbox.ratelimits import Clock, RateLimitConfigError, RateLimiter, RateLimits
 from customerio_sandbox.state import Workspace
+from customerio_sandbox.webhooks import WebhookConfig, WebhookConfigError, WebhookSender
 
 SandboxCredentials = Credentials
 MAX_BODY = 5_000_000
@@ -48,9 +51,13 @@ class Sandbox:
         region: str = "us",
         rate_limits: RateLimits | dict[str, Any] | None = None,
         clock: Clock = time.monotonic,
+        webhooks: WebhookConfig | dict[str, Any] | None = None,
+        wall_clock: Clock = time.time,
     ) -> None:
         """`rate_limits`: Customer.io's limits by default (`{"enabled": False}` switches them off);
-        `clock`: monotonic seconds for the rate-limit buckets (inject one to test without waiting)."""
+        `clock`: monotonic seconds for the rate-limit buckets (inject one to test without waiting);
+        `webhooks`: send reporting webhooks from the start (else `PUT /_sandbox/webhooks`);
+        `wall_clock`: unix seconds for the webhooks' `timestamp` and `X-CIO-Timestamp`."""
         self.credentials = credentials or Credentials()
         self.workspace = Workspace()
         self.faults = FaultInjector()
@@ -58,7 +65,12 @@ class Sandbox:
             rate_limits = RateLimits().updated(rate_limits)
         self._initial_limits = rate_limits or RateLimits()
         self.limiter = RateLimiter(self._initial_limits, clock)
-        self.api = SandboxApi(self.workspace, self.faults, self.credentials, region, self.limiter)
+        self.webhooks = WebhookSender(wall_clock)
+        if webhooks is not None:
+            self.webhooks.configure(
+                webhooks if isinstance(webhooks, WebhookConfig) else WebhookConfig.from_dict(webhooks)
+            )
+        self.api = SandboxApi(self.workspace, self.faults, self.credentials, region, self.limiter, self.webhooks)
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -81,6 +93,7 @@ class Sandbox:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self.webhooks.stop()
 
     def reset(self) -> None:
         fresh = Workspace()
@@ -88,6 +101,7 @@ class Sandbox:
         self.api.workspace = fresh
         self.faults.configure(Faults())
         self.limiter.configure(self._initial_limits)
+        self.webhooks.reset()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -135,6 +149,8 @@ class Sandbox:
             return Answer(200, self.limiter.snapshot())
         if method == "GET" and parts == ["limits"]:
             return Answer(200, self.limiter.snapshot())
+        if parts and parts[0] == "webhooks":
+            return self._control_webhooks(method, parts[1:], body)
         if method == "PUT" and parts == ["credentials"]:
             for key, value in (body or {}).items():
                 if hasattr(self.credentials, key):
@@ -143,6 +159,24 @@ class Sandbox:
         if method == "POST" and parts == ["reset"]:
             self.reset()
             return Answer(200, {"reset": True})
+        return Answer(404, {"error": "unknown control endpoint"})
+
+    def _control_webhooks(self, method: str, rest: list[str], body: Any) -> Answer:
+        if method == "PUT" and not rest:
+            try:
+                self.webhooks.configure(WebhookConfig.from_dict(body or {}))
+            except WebhookConfigError as error:
+                return Answer(400, {"error": str(error)})
+            return Answer(200, self.webhooks.snapshot())
+        if method == "GET" and not rest:
+            return Answer(200, self.webhooks.snapshot())
+        if method == "DELETE" and not rest:
+            self.webhooks.configure(None)
+            return Answer(200, self.webhooks.snapshot())
+        if method == "POST" and rest == ["flush"]:
+            timeout = float((body or {}).get("timeout_s", 30.0))
+            drained = self.webhooks.flush(min(max(timeout, 0.0), 300.0))
+            return Answer(200 if drained else 504, {"drained": drained, **self.webhooks.snapshot()})
         return Answer(404, {"error": "unknown control endpoint"})
 
 
