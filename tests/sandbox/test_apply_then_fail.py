@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import httpx
 import pytest
@@ -59,6 +60,26 @@ def test_apply_then_reset_on_a_send_duplicates_on_retry(app_http: httpx.Client, 
         app_http.post("/v1/send/sms", json={"transactional_message_id": 3, "identifiers": {"id": "u1"}})
     app_http.post("/v1/send/sms", json={"transactional_message_id": 3, "identifiers": {"id": "u1"}})
     assert list(ctl.applied_count("send_sms").values()) == [2]  # no idempotency key at Customer.io
+
+
+def read_to_end(raw: socket.socket) -> None:
+    while raw.recv(1024):
+        pass
+
+
+def test_apply_then_reset_is_a_tcp_reset_after_the_request_was_read(box: Sandbox, ctl: SandboxControl) -> None:
+    ctl.set_faults({"scripted": [{"apply_then_reset": True}]})
+    body = json.dumps({"transactional_message_id": 3, "identifiers": {"id": "u1"}}).encode()
+    head = (
+        f"POST /v1/send/push HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer {box.credentials.app_api_key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    host, port = box.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(head.encode() + body)
+        with pytest.raises(ConnectionResetError):  # an RST (SO_LINGER 0), not a polite FIN
+            read_to_end(raw)
+    assert len(ctl.deliveries()) == 1
 
 
 def test_garbage_body_applies_and_answers_200_with_a_body_that_is_not_json(

@@ -11,7 +11,7 @@ from customerio_sandbox.ratelimits import RateLimits
 from customerio_sandbox.server import Sandbox
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="customerio-sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
@@ -31,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     hooks = parser.add_argument_group("reporting webhooks (off unless a URL is given)")
     hooks.add_argument("--webhook-url", help="POST Customer.io's reporting webhooks here")
     hooks.add_argument("--webhook-signing-key", default="sandbox-webhook-key")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def build(argv: list[str] | None = None) -> Sandbox:
+    """The sandbox the command line asks for (bound to its port, not serving yet)."""
+    args = _parser().parse_args(argv)
     credentials = Credentials(args.site_id, args.track_api_key, args.app_api_key)
     rate_limits = RateLimits(
         enabled=not args.no_rate_limits,
@@ -42,19 +47,23 @@ def main(argv: list[str] | None = None) -> int:
         burst_s=args.burst_seconds,
     )
     webhooks = {"url": args.webhook_url, "signing_key": args.webhook_signing_key} if args.webhook_url else None
-    sandbox = Sandbox(
+    return Sandbox(
         args.host, args.port, credentials=credentials, region=args.region, rate_limits=rate_limits, webhooks=webhooks
     )
-    print(f"customerio-sandbox listening on {sandbox.url} (region {args.region})", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    sandbox = build(argv)
+    credentials, limits, hooks = sandbox.credentials, sandbox.limiter.limits, sandbox.webhooks.config
+    print(f"customerio-sandbox listening on {sandbox.url} (region {sandbox.api.region})", flush=True)
     print(f"  CIO_TRACK_URL={sandbox.url} CIO_APP_URL={sandbox.url}", flush=True)
     print(f"  CIO_SITE_ID={credentials.site_id} CIO_TRACK_API_KEY={credentials.track_api_key}", flush=True)
     print(f"  CIO_APP_API_KEY={credentials.app_api_key}", flush=True)
-    state = "off" if args.no_rate_limits else f"on ({rate_limits.to_dict()})"
-    print(f"  rate limits {state}", flush=True)
-    if webhooks:
-        print(f"  reporting webhooks to {args.webhook_url}", flush=True)
+    print(f"  rate limits {'on ' + str(limits.to_dict()) if limits.enabled else 'off'}", flush=True)
+    print(f"  reporting webhooks {'to ' + hooks.url if hooks else 'off'}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         sandbox.serve_forever()
+    sandbox.webhooks.stop()
     return 0
 
 

@@ -74,6 +74,7 @@ class Sandbox:
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def url(self) -> str:
@@ -81,6 +82,7 @@ class Sandbox:
         return f"http://{host!s}:{port}"
 
     def start(self) -> Sandbox:
+        self._serving = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="customerio-sandbox", daemon=True
         )
@@ -88,10 +90,13 @@ class Sandbox:
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._server.serve_forever()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._serving:  # shutdown() would wait forever for a loop that never ran
+            self._server.shutdown()
+            self._serving = False
         self._server.server_close()
         self.webhooks.stop()
 
