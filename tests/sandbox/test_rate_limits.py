@@ -170,3 +170,12 @@ def test_rate_limited_requests_do_not_use_up_scripted_faults(
         assert app.post("/v1/send/email", json=EMAIL).status_code == 429
         clock.advance(1)
         assert app.post("/v1/send/email", json=EMAIL).status_code == 200
+
+
+def test_retry_after_can_be_left_out(limited: Sandbox, control: SandboxControl) -> None:
+    control.set_limits(transactional_per_s=1, retry_after_header=False)  # Customer.io does not document it
+    _, app = clients(limited)
+    with app:
+        app.post("/v1/send/email", json=EMAIL)
+        refused = app.post("/v1/send/email", json=EMAIL)
+    assert refused.status_code == 429 and "retry-after" not in refused.headers

@@ -138,7 +138,7 @@ class SandboxApi:
         key = ratelimits.surface(api, operation, broadcast_id)
         wait = self.limiter.take(key) if key else 0.0
         if wait > 0:
-            headers = {"Retry-After": ratelimits.retry_after(wait)}
+            headers = {"Retry-After": ratelimits.retry_after(wait)} if self.limiter.limits.retry_after_header else {}
             raise Refused(Answer(429, {"meta": {"error": "rate limit exceeded"}}, headers), f"rate_limit:{key}")
 
     def _replace(self, decision: Decision, answer: Answer, note: str, log: dict[str, Any]) -> Answer:

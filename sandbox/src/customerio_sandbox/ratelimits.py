@@ -78,14 +78,16 @@ class RateLimits:
     """One trigger per broadcast id per this many seconds."""
     burst_s: float = 1.0
     """Bucket capacity in seconds' worth of the rate (at least one token)."""
+    retry_after_header: bool = True
+    """Whether a 429 carries `Retry-After`: Customer.io does not document it, so test both."""
 
     def __post_init__(self) -> None:
         for name in ("track_per_s", "transactional_per_s", "app_per_s", "broadcast_interval_s", "burst_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise RateLimitConfigError(f"{name} must be a number > 0")
-        if not isinstance(self.enabled, bool):
-            raise RateLimitConfigError("enabled must be true or false")
+        if not isinstance(self.enabled, bool) or not isinstance(self.retry_after_header, bool):
+            raise RateLimitConfigError("enabled and retry_after_header must be true or false")
 
     def updated(self, changes: dict[str, Any]) -> RateLimits:
         """These limits with `changes` applied (the keys left out keep their value)."""
