@@ -8,6 +8,19 @@ event ULIDs, and can inject 429s, 5xx and slow answers. A development tool, not 
 
 from customerio_sandbox.control import SandboxControl
 from customerio_sandbox.faults import Faults, ScriptedFault
+from customerio_sandbox.ratelimits import RateLimits, TokenBucket
 from customerio_sandbox.server import Sandbox, SandboxCredentials
+from customerio_sandbox.webhooks import WebhookConfig, WebhookRetry, sign
 
-__all__ = ["Faults", "Sandbox", "SandboxControl", "SandboxCredentials", "ScriptedFault"]
+__all__ = [
+    "Faults",
+    "RateLimits",
+    "Sandbox",
+    "SandboxControl",
+    "SandboxCredentials",
+    "ScriptedFault",
+    "TokenBucket",
+    "WebhookConfig",
+    "WebhookRetry",
+    "sign",
+]

@@ -7,8 +7,10 @@ endpoint; each handler validates like Customer.io documents and changes the `Wor
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +19,10 @@ from urllib.parse import unquote
 
 from ulid import ULID
 
-from customerio_sandbox import limits
-from customerio_sandbox.faults import FaultInjector
+from customerio_sandbox import limits, ratelimits
+from customerio_sandbox.faults import APPLY_THEN_KINDS, Decision, FaultInjector
 from customerio_sandbox.state import Workspace
+from customerio_sandbox.webhooks import Delivery, WebhookSender
 
 TRACK_HOSTS = {"us": "track.customer.io", "eu": "track-eu.customer.io"}
 APP_HOSTS = {"us": "api.customer.io", "eu": "api-eu.customer.io"}
@@ -45,11 +48,14 @@ class Answer:
     body: Any = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     text: str | None = None  # a plain-text body, as Customer.io sends for some 401s
+    reset: bool = False
+    """Send nothing: reset the connection (RST) instead of answering."""
+    content_type: str | None = None
 
     def encode(self) -> tuple[bytes, str]:
         if self.text is not None:
-            return self.text.encode(), "text/plain; charset=utf-8"
-        return json.dumps(self.body).encode(), "application/json"
+            return self.text.encode(), self.content_type or "text/plain; charset=utf-8"
+        return json.dumps(self.body).encode(), self.content_type or "application/json"
 
 
 class Refused(Exception):  # noqa: N818 - a control-flow signal carrying the answer
@@ -68,22 +74,38 @@ def app_error(message: str, status: int = 400) -> Refused:
 
 
 class SandboxApi:
-    def __init__(self, workspace: Workspace, faults: FaultInjector, credentials: Credentials, region: str) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        faults: FaultInjector,
+        credentials: Credentials,
+        region: str,
+        limiter: ratelimits.RateLimiter | None = None,
+        webhooks: WebhookSender | None = None,
+    ) -> None:
         self.workspace = workspace
+        self.webhooks = webhooks
+        self.limiter = limiter or ratelimits.RateLimiter(ratelimits.RateLimits(enabled=False))
         self.faults = faults
         self.credentials = credentials
         self.region = region
+        self._local = threading.local()  # the fault of the request this thread is handling
 
     # --- entry ------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, host: str, headers: dict[str, str], raw: bytes) -> Answer:
         started = time.time()
         api, operation, route = self._route(method, path)
+        self._local.fault = None
+        decision = Decision()
+        log = {"method": method, "path": path, "host": host, "api": api, "operation": operation,
+               "body": _safe_json(raw), "started": started}  # fmt: skip
         try:
             if route is None:
                 raise Refused(Answer(404, {"meta": {"error": "not found"}}))
             self._check_host(api, host)
             self._authenticate(api, headers.get("authorization", ""))
+            self._rate_limit(api, operation, path)
             decision = self.faults.decide(path)
             if decision.delay:
                 time.sleep(decision.delay)
@@ -92,19 +114,49 @@ class SandboxApi:
                 message = "rate limited" if decision.status == 429 else f"injected {decision.status}"
                 body = {"meta": {"error": message}}
                 raise Refused(Answer(decision.status, body, extra, text=decision.text), "fault")
+            if decision.kind == "reset_before":
+                self.workspace.record(**log, status=0, answered=None, note="fault: reset before applying",
+                                      fault="reset_before")  # fmt: skip
+                return Answer(0, reset=True)
+            self._local.fault = decision.kind
             body = _parse_body(raw, method)
             answer, note = route(body)
         except Refused as refused:
-            self.workspace.record(
-                method=method, path=path, host=host, api=api, operation=operation,
-                status=refused.answer.status, body=_safe_json(raw), note=refused.operation, started=started,
-            )  # fmt: skip
+            if self._local.fault in APPLY_THEN_KINDS:
+                return self._replace(decision, refused.answer, refused.operation, log)
+            self.workspace.record(**log, status=refused.answer.status, note=refused.operation)
             return refused.answer
-        self.workspace.record(
-            method=method, path=path, host=host, api=api, operation=operation,
-            status=answer.status, body=_safe_json(raw), note=note, started=started,
-        )  # fmt: skip
+        if self._local.fault in APPLY_THEN_KINDS:
+            return self._replace(decision, answer, note, log)
+        self.workspace.record(**log, status=answer.status, note=note)
         return answer
+
+    def _rate_limit(self, api: str, operation: str, path: str) -> None:
+        """Over Customer.io's rate limit: 429 with Retry-After, before anything is applied."""
+        parts = path.split("?")[0].strip("/").split("/")
+        broadcast_id = unquote(parts[2]) if operation == "trigger_broadcast" else None
+        key = ratelimits.surface(api, operation, broadcast_id)
+        wait = self.limiter.take(key) if key else 0.0
+        if wait > 0:
+            headers = {"Retry-After": ratelimits.retry_after(wait)} if self.limiter.limits.retry_after_header else {}
+            raise Refused(Answer(429, {"meta": {"error": "rate limit exceeded"}}, headers), f"rate_limit:{key}")
+
+    def _replace(self, decision: Decision, answer: Answer, note: str, log: dict[str, Any]) -> Answer:
+        """The operation ran (and was logged with its real status); the client gets the fault."""
+        kind = decision.kind
+        assert kind is not None
+        if kind == "apply_then_status":
+            assert decision.after_status is not None
+            body = {"meta": {"error": f"injected {decision.after_status} after applying"}}
+            replaced = Answer(decision.after_status, body, text=decision.text)
+        elif kind == "apply_then_reset":
+            replaced = Answer(0, reset=True)
+        else:
+            replaced = Answer(200, text=decision.text, content_type="application/json")
+        answered = None if replaced.reset else replaced.status
+        note = "; ".join(filter(None, [note, f"fault: answer replaced ({kind})"]))
+        self.workspace.record(**log, status=answer.status, answered=answered, note=note, fault=kind)
+        return replaced
 
     def _route(self, method: str, path: str) -> tuple[str, str, Route | None]:
         parts = [unquote(p) for p in path.split("?")[0].strip("/").split("/")]
@@ -149,6 +201,13 @@ class SandboxApi:
                 return api, found[0], found[1]
         return api, "unknown", None
 
+    def _applied(self, operation: str, key: str, request: Any) -> str | None:
+        """Log one operation that changed (or would have changed) the workspace; returns the fault
+        that replaces this request's answer, if any. Call with the workspace lock held."""
+        fault: str | None = getattr(self._local, "fault", None)
+        self.workspace.applied.append({"operation": operation, "key": key, "fault": fault, "request": request})
+        return fault
+
     def _check_host(self, api: str, host: str) -> None:
         """Emulate region routing, for requests addressed to a real Customer.io host name."""
         hosts = APP_HOSTS if api == "app" else TRACK_HOSTS
@@ -187,6 +246,7 @@ class SandboxApi:
             person.attributes.update({k: v for k, v in attributes.items() if k not in RESERVED_ATTRIBUTES})
             person.updated_at = int(attributes.get("_timestamp") or time.time())
             person.identifies += 1
+            self._applied("identify", who, attributes)
         return Answer(200), ""
 
     def delete(self, who: str) -> tuple[Answer, str]:
@@ -194,6 +254,7 @@ class SandboxApi:
         with self.workspace.lock:
             self.workspace.people.pop(who, None)
             self.workspace.deleted.add(who)
+            self._applied("delete", who, None)
         return Answer(200), ""
 
     def set_suppressed(self, who: str, suppressed: bool) -> tuple[Answer, str]:
@@ -202,6 +263,7 @@ class SandboxApi:
             person = self.workspace.person(who)
             assert person is not None
             person.suppressed = suppressed
+            self._applied("suppress" if suppressed else "unsuppress", who, None)
         return Answer(200), ""
 
     def add_device(self, who: str, body: Any) -> tuple[Answer, str]:
@@ -215,6 +277,7 @@ class SandboxApi:
             person = self.workspace.person(who)
             assert person is not None
             person.devices[device["id"]] = device
+            self._applied("add_device", who, device)
         return Answer(200), ""
 
     def remove_device(self, who: str, token: str) -> tuple[Answer, str]:
@@ -248,6 +311,7 @@ class SandboxApi:
                     return Answer(200), "duplicate event id: ignored"
                 self.workspace.event_ids.add(event_id)
             self.workspace.events.append(event)
+            self._applied("event", str(event_id) if event_id is not None else content_key(event), event)
         return Answer(200), ""
 
     def merge(self, body: Any) -> tuple[Answer, str]:
@@ -263,6 +327,7 @@ class SandboxApi:
                 target.attributes = merged.attributes | target.attributes
                 target.devices.update(merged.devices)
             self.workspace.deleted.add(secondary)
+            self._applied("merge", f"{primary}<-{secondary}", request)
         return Answer(200), ""
 
     def _refuse_if_rejected(self, identifier: str) -> None:
@@ -349,6 +414,7 @@ class SandboxApi:
                 person.attributes.update(op.get("attributes") or {})
                 person.updated_at = timestamp
                 person.identifies += 1
+                self._applied("identify", who, op)
             elif action in ("event", "page", "screen"):
                 event = {"name": op.get("name"), "id": op.get("id"), "type": action, "customer": who}
                 event["data"] = op.get("attributes") or {}
@@ -356,10 +422,12 @@ class SandboxApi:
             elif action == "delete":
                 self.workspace.people.pop(who, None)
                 self.workspace.deleted.add(who)
+                self._applied("delete", who, op)
             elif action in ("suppress", "unsuppress"):
                 person = self.workspace.person(who)
                 assert person is not None
                 person.suppressed = action == "suppress"
+                self._applied(action, who, op)
         return ""
 
     # --- App API ----------------------------------------------------------------------------
@@ -379,8 +447,14 @@ class SandboxApi:
         elif request.get("transactional_message_id") is None:
             raise app_error("transactional_message_id is required")
         delivery = {"delivery_id": self.workspace.next_delivery_id(), "queued_at": int(time.time())}
+        key = content_key(request)
         with self.workspace.lock:
-            self.workspace.deliveries.append({"channel": channel, **delivery, "request": request})
+            fault = self._applied(f"send_{channel}", key, request)
+            self.workspace.deliveries.append(
+                {"channel": channel, **delivery, "request": request, "key": key, "answer_replaced": fault}
+            )
+            if self.webhooks is not None:
+                self.webhooks.emit(_transactional_delivery(channel, str(delivery["delivery_id"]), request))
         return Answer(200, delivery), ""
 
     def trigger(self, broadcast_id: str, body: Any) -> tuple[Answer, str]:
@@ -395,13 +469,44 @@ class SandboxApi:
         for name in ("emails", "ids", "per_user_data"):
             if len(request.get(name) or []) > limits.BROADCAST_AUDIENCE_MAX:
                 raise app_error(f"{name} over 10,000 entries")
+        key = f"{broadcast_id}:{content_key(request)}"
         with self.workspace.lock:
             trigger_id = len(self.workspace.triggers) + 1
-            self.workspace.triggers.append({"id": trigger_id, "broadcast_id": int(broadcast_id), "request": request})
+            fault = self._applied("trigger_broadcast", key, request)
+            self.workspace.triggers.append(
+                {"id": trigger_id, "broadcast_id": int(broadcast_id), "request": request, "key": key,
+                 "answer_replaced": fault}
+            )  # fmt: skip
+            if self.webhooks is not None:
+                for identifiers in self._audience(request):
+                    source = {"broadcast_id": int(broadcast_id), "trigger_id": trigger_id}
+                    recipient = str(identifiers.get("email") or identifiers.get("id"))
+                    delivery_id = self.workspace.next_delivery_id()
+                    subject = f"sandbox broadcast {broadcast_id}"
+                    self.webhooks.emit(Delivery("email", delivery_id, identifiers, recipient, source, subject))
         return Answer(200, {"id": trigger_id}), ""
+
+    def _audience(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """Who a trigger reaches: the listed ids/emails/per_user_data, else (a `recipients` filter
+        or a `data_file_url`, which the sandbox does not evaluate) every person it knows."""
+        if "ids" in request:
+            return [{"id": str(i)} for i in request["ids"]]
+        if "emails" in request:
+            return [{"email": str(e)} for e in request["emails"]]
+        if "per_user_data" in request:
+            rows = [r for r in request["per_user_data"] if isinstance(r, dict)]
+            return [{k: str(r[k]) for k in ("id", "email") if r.get(k)} for r in rows]
+        return [{"id": who} for who in self.workspace.people]
 
 
 # --- validation helpers ------------------------------------------------------------------------
+
+
+def content_key(value: Any) -> str:
+    """The key of an operation that carries none: a hash of its canonical JSON, so a client's
+    retry of the same request has the same key (Customer.io has no idempotency key for sends)."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def _problem(reason: str, field_name: str, message: str) -> dict[str, str]:
@@ -475,6 +580,15 @@ def _v1_person(value: Any, name: str) -> str:
         raise track_error(f"{name} needs exactly one of id, email, cio_id")
     key = given[0]
     return f"cio_{person[key]}" if key == "cio_id" else str(person[key])
+
+
+def _transactional_delivery(channel: str, delivery_id: str, request: dict[str, Any]) -> Delivery:
+    identifiers = {k: v for k, v in request["identifiers"].items() if v}
+    recipient = request.get("to") or next(iter(identifiers.values()))
+    message_id = request.get("transactional_message_id")
+    subject = request.get("subject") or f"sandbox transactional message {message_id}"
+    source = {"transactional_message_id": message_id}
+    return Delivery(channel, delivery_id, identifiers, str(recipient), source, subject if channel == "email" else None)
 
 
 def _app_person(value: Any) -> None:
