@@ -32,3 +32,13 @@ output "max_instances" {
   description = "Max instances derived from the Customer.io rate budgets, by delivery function."
   value       = local.max_instances
 }
+
+output "names" {
+  description = "Every derived name and id of this environment (service accounts, functions, bucket, repository), for review and for tests/terraform/test_names.py."
+  value = {
+    service_accounts = local.account_ids
+    functions        = local.function_names
+    source_bucket    = local.source_bucket
+    repository       = local.repository_id
+  }
+}

@@ -137,3 +137,20 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "propagation_waits" {
+  description = <<-EOT
+    Waits on the first apply for what Google Cloud makes visible late: service agents after their
+    API is enabled, and log-based metrics before alert policies may use them (up to ten minutes,
+    "Cannot find metric(s)" otherwise). Later applies do not wait unless the set changes.
+  EOT
+  type = object({
+    service_agents = optional(string, "60s")
+    log_metrics    = optional(string, "600s")
+  })
+  default = {}
+  validation {
+    condition     = alltrue([for d in values(var.propagation_waits) : can(regex("^[0-9]+s$", d))])
+    error_message = "propagation_waits values must be whole seconds such as \"600s\"."
+  }
+}

@@ -2,16 +2,46 @@
 # needs, least privilege, the derived scaling and the variable validations. `make test` runs
 # this through tests/terraform/ with the stand-in provider (terraform/checks/).
 
+# Mocks shaped like the real provider's values: a function's service_config[0].service is the
+# full resource name of its Cloud Run service, and every service account has its own email, so a
+# wire crossed between two accounts, or a full path where a short name belongs, shows.
 mock_provider "google" {
-  mock_resource "google_service_account" {
-    defaults = { email = "fn@acme-customerio-dev.iam.gserviceaccount.com" }
-  }
   mock_resource "google_cloudfunctions2_function" {
-    defaults = { service_config = { uri = "https://fn-abc.a.run.app", service = "fn-service" } }
+    defaults = { service_config = { uri = "https://fn-abc.a.run.app", service = "projects/acme-customerio-dev/locations/europe-west1/services/fn-service" } }
+  }
+  mock_resource "google_service_account" {
+    defaults = { email = "unmocked@acme-customerio-dev.iam.gserviceaccount.com", member = "serviceAccount:unmocked@acme-customerio-dev.iam.gserviceaccount.com" }
   }
   mock_data "google_project" {
     defaults = { number = "123456789012" }
   }
+}
+
+mock_provider "time" {}
+
+override_resource {
+  target = module.delivery["identify"].google_service_account.this
+  values = { email = "cio-dev-identify@acme-customerio-dev.iam.gserviceaccount.com", member = "serviceAccount:cio-dev-identify@acme-customerio-dev.iam.gserviceaccount.com" }
+}
+override_resource {
+  target = module.delivery["track"].google_service_account.this
+  values = { email = "cio-dev-track@acme-customerio-dev.iam.gserviceaccount.com", member = "serviceAccount:cio-dev-track@acme-customerio-dev.iam.gserviceaccount.com" }
+}
+override_resource {
+  target = module.delivery["transactional"].google_service_account.this
+  values = { email = "cio-dev-transactional@acme-customerio-dev.iam.gserviceaccount.com", member = "serviceAccount:cio-dev-transactional@acme-customerio-dev.iam.gserviceaccount.com" }
+}
+override_resource {
+  target = module.webhook_ingest.google_service_account.this
+  values = { email = "cio-dev-webhook@acme-customerio-dev.iam.gserviceaccount.com", member = "serviceAccount:cio-dev-webhook@acme-customerio-dev.iam.gserviceaccount.com" }
+}
+override_resource {
+  target = google_service_account.push_invoker
+  values = { email = "cio-dev-push@acme-customerio-dev.iam.gserviceaccount.com", member = "serviceAccount:cio-dev-push@acme-customerio-dev.iam.gserviceaccount.com" }
+}
+override_resource {
+  target = google_service_account.build
+  values = { email = "cio-dev-build@acme-customerio-dev.iam.gserviceaccount.com", member = "serviceAccount:cio-dev-build@acme-customerio-dev.iam.gserviceaccount.com" }
 }
 
 variables {
@@ -44,8 +74,24 @@ run "whole_environment_plans" {
     error_message = "the webhook URL is an output"
   }
   assert {
-    condition     = keys(google_project_iam_member.firestore_users) == ["identify", "transactional"]
-    error_message = "only the functions that keep Firestore records may use Firestore"
+    condition     = [for g in google_project_iam_member.firestore_users : g.member] == ["serviceAccount:cio-dev-identify@acme-customerio-dev.iam.gserviceaccount.com", "serviceAccount:cio-dev-transactional@acme-customerio-dev.iam.gserviceaccount.com"]
+    error_message = "only the functions that keep Firestore records may use Firestore, each as its own account"
+  }
+  assert {
+    condition     = module.pubsub.push_subscriptions["track"] == "projects/acme-customerio-dev/subscriptions/customerio-track-push"
+    error_message = "push subscription ids are full resource names"
+  }
+  assert {
+    condition     = google_project_iam_member.build_logs.member == "serviceAccount:cio-dev-build@acme-customerio-dev.iam.gserviceaccount.com" && google_artifact_registry_repository_iam_member.build_writes_images.member == google_project_iam_member.build_logs.member && google_storage_bucket_iam_member.build_reads_sources.member == google_project_iam_member.build_logs.member
+    error_message = "the build account writes logs and images and reads the sources"
+  }
+  assert {
+    condition     = contains(keys(google_project_service.apis), "cloudresourcemanager.googleapis.com")
+    error_message = "the Resource Manager API is enabled (project IAM and the project data source use it)"
+  }
+  assert {
+    condition     = output.names.service_accounts == { build = "cio-dev-build", identify = "cio-dev-identify", push = "cio-dev-push", track = "cio-dev-track", transactional = "cio-dev-transactional", webhook = "cio-dev-webhook" }
+    error_message = "service-account ids: ${jsonencode(output.names.service_accounts)}"
   }
   assert {
     condition     = alltrue([for f in google_firestore_field.expiry : f.field == "expires_at"]) && length(google_firestore_field.expiry) == 2
@@ -88,7 +134,7 @@ run "pubsub_pipeline_retry_dead_letter_and_agent_grants" {
     error_message = "every push subscription dead-letters after the configured attempts"
   }
   assert {
-    condition     = alltrue([for k, s in google_pubsub_subscription.push : s.dead_letter_policy[0].dead_letter_topic == google_pubsub_topic.dead_letter[k].id])
+    condition     = alltrue([for k, s in google_pubsub_subscription.push : s.dead_letter_policy[0].dead_letter_topic == "projects/acme-customerio-dev/topics/${google_pubsub_topic.dead_letter[k].name}"])
     error_message = "each subscription dead-letters to its own topic"
   }
   assert {
@@ -127,6 +173,10 @@ run "functions_ingress_and_invokers" {
     source_bucket  = "sources"
     invokers       = { push = "serviceAccount:push@acme-customerio-dev.iam.gserviceaccount.com" }
     scaling        = { max_instances = 3 }
+
+    service_account_id          = "cio-dev-track"
+    build_service_account_email = "cio-dev-build@acme-customerio-dev.iam.gserviceaccount.com"
+    docker_repository           = "projects/acme-customerio-dev/locations/europe-west1/repositories/customerio-dev-functions"
   }
   assert {
     condition     = google_cloudfunctions2_function.this.service_config[0].ingress_settings == "ALLOW_INTERNAL_ONLY"
@@ -144,6 +194,22 @@ run "functions_ingress_and_invokers" {
     condition     = startswith(google_storage_bucket_object.source.name, "functions/customerio-dev-track-")
     error_message = "the source object is named by content hash"
   }
+  assert {
+    condition     = output.service == "projects/acme-customerio-dev/locations/europe-west1/services/fn-service" && output.service_name == "fn-service"
+    error_message = "service is the full resource name, service_name the short name metrics use: ${output.service_name}"
+  }
+  assert {
+    condition     = [for g in google_cloud_run_service_iam_member.invoker : g.service] == ["fn-service"]
+    error_message = "run.invoker is granted on the service by its short name, in the function's project and region"
+  }
+  assert {
+    condition     = google_cloudfunctions2_function.this.build_config[0].service_account == "projects/acme-customerio-dev/serviceAccounts/cio-dev-build@acme-customerio-dev.iam.gserviceaccount.com" && google_cloudfunctions2_function.this.build_config[0].docker_repository == var.docker_repository
+    error_message = "the build runs as the build account (never the default one) and pushes to our repository"
+  }
+  assert {
+    condition     = google_service_account.this.account_id == "cio-dev-track"
+    error_message = "the function runs as its own account, with the id the caller derived"
+  }
 }
 
 run "webhook_is_public" {
@@ -160,6 +226,10 @@ run "webhook_is_public" {
     source_bucket  = "sources"
     public         = true
     scaling        = { max_instances = 20 }
+
+    service_account_id          = "cio-dev-webhook"
+    build_service_account_email = "cio-dev-build@acme-customerio-dev.iam.gserviceaccount.com"
+    docker_repository           = "projects/acme-customerio-dev/locations/europe-west1/repositories/customerio-dev-functions"
   }
   assert {
     condition     = google_cloudfunctions2_function.this.service_config[0].ingress_settings == "ALLOW_ALL" && [for g in google_cloud_run_service_iam_member.invoker : g.member] == ["allUsers"]
@@ -246,4 +316,79 @@ run "rejects_zero_concurrency" {
   command = plan
   variables { functions = { concurrency = 0 } }
   expect_failures = [var.functions]
+}
+
+run "alerts_match_cloud_run_short_service_names" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    project_id                = "acme-customerio-dev"
+    environment               = "dev"
+    functions                 = { track = "customerio-dev-track", webhook = "customerio-dev-webhook-ingest" }
+    dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
+  }
+  assert {
+    condition     = alltrue([for c in google_monitoring_alert_policy.function_crashes.conditions : strcontains(c.condition_threshold[0].filter, "resource.labels.service_name=\"customerio-dev-")])
+    error_message = "the 5xx alert compares resource.labels.service_name with the short service name"
+  }
+  assert {
+    condition     = time_sleep.log_metrics_visible.create_duration == "600s"
+    error_message = "alerts on log-based metrics wait for Cloud Monitoring to see new metrics"
+  }
+}
+
+run "monitoring_rejects_a_full_service_path" {
+  command = plan
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    project_id                = "acme-customerio-dev"
+    environment               = "dev"
+    functions                 = { track = "projects/acme-customerio-dev/locations/europe-west1/services/customerio-dev-track" }
+    dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
+  }
+  expect_failures = [var.functions]
+}
+
+run "function_rejects_an_account_id_ending_in_a_hyphen" {
+  command = plan
+  module {
+    source = "./modules/function"
+  }
+  variables {
+    project_id                  = "acme-customerio-dev"
+    region                      = "europe-west1"
+    name                        = "customerio-staging-webhook-ingest"
+    entry_point                 = "webhook_ingest"
+    source_archive              = "../build/functions/webhook_ingest.zip"
+    source_bucket               = "sources"
+    scaling                     = { max_instances = 1 }
+    service_account_id          = "fn-customerio-staging-webhook-"
+    build_service_account_email = "cio-staging-build@acme-customerio-dev.iam.gserviceaccount.com"
+    docker_repository           = "projects/acme-customerio-dev/locations/europe-west1/repositories/customerio-staging-functions"
+  }
+  expect_failures = [var.service_account_id]
+}
+
+run "function_rejects_the_default_build_account" {
+  command = plan
+  module {
+    source = "./modules/function"
+  }
+  variables {
+    project_id                  = "acme-customerio-dev"
+    region                      = "europe-west1"
+    name                        = "customerio-dev-track"
+    entry_point                 = "track"
+    source_archive              = "../build/functions/track.zip"
+    source_bucket               = "sources"
+    scaling                     = { max_instances = 1 }
+    service_account_id          = "cio-dev-track"
+    build_service_account_email = "123456789012@cloudbuild.gserviceaccount.com"
+    docker_repository           = "projects/acme-customerio-dev/locations/europe-west1/repositories/customerio-dev-functions"
+  }
+  expect_failures = [var.build_service_account_email]
 }

@@ -29,7 +29,7 @@ def test_terraform_test_suite(terraform_root: Path) -> None:
     result = terraform(terraform_root, "test")
     passed, failed = result.passed_and_failed()
     assert result.code == 0, result.text
-    assert failed == 0 and passed >= 13, f"terraform test ran {passed} tests:\n{result.text}"
+    assert failed == 0 and passed >= 17, f"terraform test ran {passed} tests:\n{result.text}"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -103,7 +103,7 @@ def plant(tmp_path: Path, relative: str, old: str, new: str) -> Path:
         ),
         (
             "modules/pubsub_pipeline/main.tf",
-            "  topic                      = google_pubsub_topic.source[each.key].id\n",
+            '  topic                      = "${local.topic_ids}/${google_pubsub_topic.source[each.key].name}"\n',
             "",
             'The argument "topic" is required',
         ),
@@ -115,8 +115,8 @@ def plant(tmp_path: Path, relative: str, old: str, new: str) -> Path:
         ),
         (
             "modules/function/main.tf",
-            "    entry_point = var.entry_point\n",
-            "    entry_point = var.entry_point\n    runtime_version = 3\n",
+            "    entry_point       = var.entry_point\n",
+            "    entry_point       = var.entry_point\n    runtime_version = 3\n",
             'An argument named "runtime_version" is not expected here',
         ),
         (

@@ -131,6 +131,20 @@ resource "google_logging_metric" "dead_letters" {
   }
 }
 
+# A new log-based metric is unknown to Cloud Monitoring for up to ten minutes: an alert policy on
+# it fails with "Cannot find metric(s)" (hashicorp/terraform-provider-google#11102). The policies
+# on log-based metrics wait here; the wait is repeated only when the set of metrics changes.
+resource "time_sleep" "log_metrics_visible" {
+  create_duration = var.metrics_wait
+  triggers = {
+    metrics = join(",", [
+      google_logging_metric.operation_latency.name, google_logging_metric.operation_errors.name,
+      google_logging_metric.rate_limited.name, google_logging_metric.webhook_rejections.name,
+      google_logging_metric.dead_letters.name,
+    ])
+  }
+}
+
 resource "google_monitoring_alert_policy" "dead_letters_waiting" {
   project               = var.project_id
   display_name          = "[${var.environment}] Messages waiting in a dead-letter subscription"
@@ -178,6 +192,7 @@ resource "google_monitoring_alert_policy" "log_rate" {
       }
     }
   }
+  depends_on = [time_sleep.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "function_crashes" {

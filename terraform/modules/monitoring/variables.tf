@@ -9,8 +9,22 @@ variable "environment" {
 }
 
 variable "functions" {
-  description = "Function (Cloud Run service) names by role: identify, track, transactional, webhook."
+  description = "Short Cloud Run service names (not projects/.../services/NAME) by role: identify, track, transactional, webhook."
   type        = map(string)
+  validation {
+    condition     = alltrue([for name in values(var.functions) : can(regex("^[a-z][a-z0-9-]*[a-z0-9]$", name))])
+    error_message = "functions must map roles to short Cloud Run service names, as resource.labels.service_name holds them (not projects/P/locations/R/services/NAME)."
+  }
+}
+
+variable "metrics_wait" {
+  description = "How long to wait after creating the log-based metrics before creating alert policies on them (Cloud Monitoring needs up to ten minutes to see a new metric)."
+  type        = string
+  default     = "600s"
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.metrics_wait))
+    error_message = "metrics_wait must be whole seconds such as \"600s\"."
+  }
 }
 
 variable "dead_letter_subscriptions" {

@@ -8,6 +8,9 @@ locals {
   service_agent = "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
   delivery      = var.pipeline.delivery
   kinds         = { for kind, spec in var.pipeline.topics : kind => spec if contains(keys(var.endpoints), kind) }
+  # Topic ids as the API forms them (projects/P/topics/NAME), from the topics' names: the same
+  # value as `.id`, and one that offline plans with mocked resources can check.
+  topic_ids = "projects/${var.project_id}/topics"
 }
 
 # Pub/Sub mints the OIDC tokens of push requests as the invoker account.
@@ -40,7 +43,7 @@ resource "google_pubsub_subscription" "dead_letter_inspect" {
   for_each                   = local.kinds
   project                    = var.project_id
   name                       = "${each.value.topic}${var.pipeline.dead_letter_subscription_suffix}"
-  topic                      = google_pubsub_topic.dead_letter[each.key].id
+  topic                      = "${local.topic_ids}/${google_pubsub_topic.dead_letter[each.key].name}"
   labels                     = var.labels
   ack_deadline_seconds       = 60
   message_retention_duration = "${var.pipeline.dead_letter_retention_s}s"
@@ -54,7 +57,7 @@ resource "google_pubsub_subscription" "push" {
   for_each                   = local.kinds
   project                    = var.project_id
   name                       = "${each.value.topic}${var.pipeline.push_subscription_suffix}"
-  topic                      = google_pubsub_topic.source[each.key].id
+  topic                      = "${local.topic_ids}/${google_pubsub_topic.source[each.key].name}"
   labels                     = var.labels
   ack_deadline_seconds       = local.delivery.ack_deadline_s
   message_retention_duration = "${local.delivery.message_retention_s}s"
@@ -73,7 +76,7 @@ resource "google_pubsub_subscription" "push" {
   }
 
   dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letter[each.key].id
+    dead_letter_topic     = "${local.topic_ids}/${google_pubsub_topic.dead_letter[each.key].name}"
     max_delivery_attempts = local.delivery.max_delivery_attempts
   }
 
