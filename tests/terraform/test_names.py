@@ -11,7 +11,11 @@ import pytest
 
 from tests.terraform.harness import copy_tree, init, terraform
 
-PROJECTS = {"dev": "my-company-customerio-dev", "staging": "my-company-customerio-stg", "prod": "my-company-customerio-prod"}
+PROJECTS = {
+    "dev": "my-company-customerio-dev",
+    "staging": "my-company-customerio-stg",
+    "prod": "my-company-customerio-prod",
+}
 EXPECTED = {
     env: {
         "service_accounts": {
@@ -76,7 +80,9 @@ def test_the_staging_hyphen_fails_the_environment_test(tmp_path: Path, packaged:
     module = root / "modules/function/main.tf"
     text = module.read_text()
     assert "account_id   = var.service_account_id" in text
-    module.write_text(text.replace("account_id   = var.service_account_id", 'account_id   = "fn-${substr(var.name, 0, 27)}"'))
+    module.write_text(
+        text.replace("account_id   = var.service_account_id", 'account_id   = "fn-${substr(var.name, 0, 27)}"')
+    )
     assert init(root).code == 0
 
     def environment_test(env: str) -> str:

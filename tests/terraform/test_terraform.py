@@ -5,6 +5,7 @@ environment; checkov with our custom policies; and each check failing on a plant
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,31 @@ def test_each_environment_plans(terraform_root: Path, environment: str) -> None:
     result = terraform(terraform_root, "test", "-test-directory=tests/environments", f"-var-file={var_file}")
     passed, failed = result.passed_and_failed()
     assert result.code == 0 and failed == 0 and passed == 1, result.text
+
+
+def test_bootstrap_validates_and_its_tests_pass() -> None:
+    root = REPO / "terraform" / "bootstrap"
+    assert init(root).code == 0
+    result = terraform(root, "validate")
+    assert result.code == 0, result.text
+    result = terraform(root, "test")
+    passed, failed = result.passed_and_failed()
+    assert result.code == 0 and failed == 0 and passed == 3, result.text
+
+
+def test_each_environment_has_its_own_state_bucket(terraform_root: Path) -> None:
+    """backend.hcl names the bucket terraform/bootstrap creates in that environment's project."""
+    buckets = set()
+    for environment in ENVIRONMENTS:
+        tfvars = parse(terraform_root / "envs" / environment)[
+            terraform_root / "envs" / environment / "terraform.tfvars"
+        ]
+        backend = (terraform_root / "envs" / environment / "backend.hcl").read_text()
+        bucket = re.search(r'^bucket\s*=\s*"([^"]+)"', backend, re.M)
+        assert bucket, backend
+        assert bucket.group(1) == f"{tfvars['project_id']}-tfstate", f"{environment}: {bucket.group(1)}"
+        buckets.add(bucket.group(1))
+    assert len(buckets) == len(ENVIRONMENTS), "no two environments share a state bucket"
 
 
 def test_environments_differ_only_in_variables(terraform_root: Path) -> None:

@@ -40,7 +40,9 @@ def rule_id(rule: Any) -> str:
 
 def test_every_rule_names_its_source() -> None:
     for rule in validation.RULES:
-        assert re.search(r"(hashicorp/terraform-provider-\w+ \S+\.go|magic-modules mmv1/\S+\.yaml|https://\S+)", rule.source), rule
+        assert re.search(
+            r"(hashicorp/terraform-provider-\w+ \S+\.go|magic-modules mmv1/\S+\.yaml|https://\S+)", rule.source
+        ), rule
         assert rule.bad, f"{rule_id(rule)} has no planted mistake"
 
 
@@ -64,48 +66,115 @@ def test_cross_field_rules_refuse_planted_mistakes() -> None:
         "google_pubsub_subscription", {"retry_policy": [{"minimum_backoff": "60s", "maximum_backoff": "10s"}]}
     ), "minimum backoff above maximum"
     assert validation.validate(
-        "google_pubsub_subscription", {"push_config": [{"push_endpoint": "https://x"}], "bigquery_config": [{"table": "p:d.t"}]}
+        "google_pubsub_subscription",
+        {"push_config": [{"push_endpoint": "https://x"}], "bigquery_config": [{"table": "p:d.t"}]},
     ), "push and BigQuery delivery on one subscription"
 
 
 def test_unknown_values_are_left_for_the_plan() -> None:
     assert validation.validate("google_service_account", {"account_id": validation.UNKNOWN}) == []
-    assert validation.validate("google_pubsub_subscription", {"dead_letter_policy": [{"max_delivery_attempts": validation.UNKNOWN}]}) == []
+    assert (
+        validation.validate(
+            "google_pubsub_subscription", {"dead_letter_policy": [{"max_delivery_attempts": validation.UNKNOWN}]}
+        )
+        == []
+    )
 
 
 # Attributes this configuration sets that neither the provider nor the API constrains beyond their
 # type (free text, references checked elsewhere), so they need no rule. Anything else must have one.
 UNCONSTRAINED = {
     # free text, booleans and numbers the APIs take as they come
-    "display_name", "description", "force_destroy", "uniform_bucket_level_access", "disable_on_destroy",
-    "deletion_protection", "retain_acked_messages", "use_legacy_sql", "all_traffic_on_latest_revision",
-    "use_table_schema", "drop_unknown_fields", "write_metadata", "enabled", "threshold_value", "content", "age",
-    "expiration_ms", "num_finite_buckets", "growth_factor", "scale", "unit", "entry_point", "audience",
+    "display_name",
+    "description",
+    "force_destroy",
+    "uniform_bucket_level_access",
+    "disable_on_destroy",
+    "deletion_protection",
+    "retain_acked_messages",
+    "use_legacy_sql",
+    "all_traffic_on_latest_revision",
+    "use_table_schema",
+    "drop_unknown_fields",
+    "write_metadata",
+    "enabled",
+    "threshold_value",
+    "content",
+    "age",
+    "expiration_ms",
+    "num_finite_buckets",
+    "growth_factor",
+    "scale",
+    "unit",
+    "entry_point",
+    "audience",
     # references to resources this configuration creates (their own rules check them where set)
-    "project", "service_account_email", "notification_channels", "triggers", "group_by_fields",
+    "project",
+    "service_account_email",
+    "notification_channels",
+    "triggers",
+    "group_by_fields",
     # containers: their attributes are checked one by one
-    "condition_threshold", "aggregations", "documentation", "conditions", "versioning", "lifecycle_rule", "action",
-    "condition", "replication", "auto", "metric_descriptor", "bucket_options", "exponential_buckets",
-    "time_partitioning", "view", "build_config", "service_config", "source", "storage_source", "push_config",
-    "oidc_token", "retry_policy", "dead_letter_policy", "expiration_policy", "ttl_config", "bigquery_config",
+    "condition_threshold",
+    "aggregations",
+    "documentation",
+    "conditions",
+    "versioning",
+    "lifecycle_rule",
+    "action",
+    "condition",
+    "replication",
+    "auto",
+    "metric_descriptor",
+    "bucket_options",
+    "exponential_buckets",
+    "time_partitioning",
+    "view",
+    "build_config",
+    "service_config",
+    "source",
+    "storage_source",
+    "push_config",
+    "oidc_token",
+    "retry_policy",
+    "dead_letter_policy",
+    "expiration_policy",
+    "ttl_config",
+    "bigquery_config",
     # Cloud Logging filter language and extractors: checked by the API only when the metric is created
-    "filter", "value_extractor", "label_extractors", "key",
+    "filter",
+    "value_extractor",
+    "label_extractors",
+    "key",
 }
 # Per resource: identifiers of objects that exist before (references by name), free-form names.
 UNCONSTRAINED_BY_RESOURCE = {
-    ("google_storage_bucket", "location"), ("google_bigquery_dataset", "location"),
-    ("google_artifact_registry_repository", "location"), ("google_firestore_database", "location_id"),
-    ("google_firestore_database", "name"), ("google_firestore_field", "database"),
-    ("google_firestore_field", "collection"), ("google_firestore_field", "field"),
-    ("google_storage_bucket_object", "bucket"), ("google_storage_bucket_object", "source"),
-    ("google_storage_bucket_iam_member", "bucket"), ("google_pubsub_topic_iam_member", "topic"),
-    ("google_pubsub_subscription_iam_member", "subscription"), ("google_secret_manager_secret_iam_member", "secret_id"),
-    ("google_service_account_iam_member", "service_account_id"), ("google_cloud_run_service_iam_member", "location"),
-    ("google_artifact_registry_repository_iam_member", "repository"), ("google_artifact_registry_repository_iam_member", "location"),
-    ("google_bigquery_dataset_iam_member", "dataset_id"), ("google_bigquery_table_iam_member", "dataset_id"),
-    ("google_bigquery_table_iam_member", "table_id"), ("google_cloudfunctions2_function", "bucket"),
-    ("google_cloudfunctions2_function", "object"), ("google_cloudfunctions2_function", "labels"),
-    ("time_sleep", "triggers"), ("google_bigquery_table", "field"),
+    ("google_storage_bucket", "location"),
+    ("google_bigquery_dataset", "location"),
+    ("google_artifact_registry_repository", "location"),
+    ("google_firestore_database", "location_id"),
+    ("google_firestore_database", "name"),
+    ("google_firestore_field", "database"),
+    ("google_firestore_field", "collection"),
+    ("google_firestore_field", "field"),
+    ("google_storage_bucket_object", "bucket"),
+    ("google_storage_bucket_object", "source"),
+    ("google_storage_bucket_iam_member", "bucket"),
+    ("google_pubsub_topic_iam_member", "topic"),
+    ("google_pubsub_subscription_iam_member", "subscription"),
+    ("google_secret_manager_secret_iam_member", "secret_id"),
+    ("google_service_account_iam_member", "service_account_id"),
+    ("google_cloud_run_service_iam_member", "location"),
+    ("google_artifact_registry_repository_iam_member", "repository"),
+    ("google_artifact_registry_repository_iam_member", "location"),
+    ("google_bigquery_dataset_iam_member", "dataset_id"),
+    ("google_bigquery_table_iam_member", "dataset_id"),
+    ("google_bigquery_table_iam_member", "table_id"),
+    ("google_cloudfunctions2_function", "bucket"),
+    ("google_cloudfunctions2_function", "object"),
+    ("google_cloudfunctions2_function", "labels"),
+    ("time_sleep", "triggers"),
+    ("google_bigquery_table", "field"),
 }
 # (Attributes named in a rule are checked against it; the set above lists the rest.)
 

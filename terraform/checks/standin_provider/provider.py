@@ -19,14 +19,13 @@ import tempfile
 from concurrent import futures
 
 import grpc
+import msgpack
 from tf.gen import grpc_controller_pb2 as controller_pb
 from tf.gen import grpc_controller_pb2_grpc as controller_rpc
 from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
 from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 from tf.runner import _self_signed_cert
-
-import msgpack
 from validation import UNKNOWN, validate
 
 

@@ -13,6 +13,8 @@ and values it must refuse; tests/terraform/test_validation.py plants every refus
 
 Pure Python (re, json): the provider's own venv and the project's test venv both import it.
 """
+# The rule table keeps one rule per few lines, with its source spelled out whole.
+# ruff: noqa: E501
 
 from __future__ import annotations
 
@@ -109,7 +111,7 @@ GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 def go_duration(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    return None if GO_DURATION.fullmatch(value) else f"{value!r} is not a duration such as \"30s\" or \"10m\""
+    return None if GO_DURATION.fullmatch(value) else f'{value!r} is not a duration such as "30s" or "10m"'
 
 
 def json_document(value: Any) -> str | None:
@@ -238,7 +240,10 @@ MEMBER = pattern(
     r"deleted:serviceAccount):[^\s]+)",
     "is not an IAM member",
 )
-ROLE = pattern(r"(roles/[A-Za-z0-9_.]+|projects/[^/]+/roles/[A-Za-z0-9_.]+|organizations/\d+/roles/[A-Za-z0-9_.]+)", "is not a role")
+ROLE = pattern(
+    r"(roles/[A-Za-z0-9_.]+|projects/[^/]+/roles/[A-Za-z0-9_.]+|organizations/\d+/roles/[A-Za-z0-9_.]+)",
+    "is not a role",
+)
 IAM_DOC = "https://cloud.google.com/iam/docs/reference/rest/v1/Policy#Binding (members, role)"
 GOOD_MEMBER = ("serviceAccount:cio-dev-track@acme-dev.iam.gserviceaccount.com", "allUsers")
 BAD_MEMBER = ("cio-dev-track@acme-dev.iam.gserviceaccount.com", "serviceaccount:x@y")
@@ -261,6 +266,7 @@ REDUCERS = (
 )  # fmt: skip
 ALERT_MM = f"{MM} mmv1/products/monitoring/AlertPolicy.yaml (enum values)"
 
+# fmt: off
 RULES: tuple[Rule, ...] = (
     # IAM service accounts
     Rule("google_service_account", "account_id", pattern(RFC1035_SA, "is not a service-account id (6-30 characters, RFC 1035)"),
@@ -283,6 +289,11 @@ RULES: tuple[Rule, ...] = (
     Rule("google_storage_bucket", "lifecycle_rule.*.action.*.type", enum("Delete", "SetStorageClass", "AbortIncompleteMultipartUpload"),
          f"{PROVIDER} google/services/storage/resource_storage_bucket.go lifecycle_rule.action.type",
          ("Delete",), ("delete",)),
+    Rule("google_storage_bucket", "lifecycle_rule.*.condition.*.num_newer_versions", int_range(0, None),
+         f"{PROVIDER} google/services/storage/resource_storage_bucket.go lifecycle_rule.condition.num_newer_versions (a count, not negative)",
+         (20,), (-1,)),
+    Rule("google_storage_bucket", "lifecycle_rule.*.condition.*.age", int_range(0, None),
+         "https://cloud.google.com/storage/docs/lifecycle#age (days, a non-negative integer)", (30,), (-1,)),
     Rule("google_storage_bucket_object", "name", every(
         length(1, 1024, "bytes"),
         lambda v: "object names may not contain carriage returns or line feeds" if isinstance(v, str) and re.search(r"[\r\n]", v) else None,
@@ -467,6 +478,7 @@ RULES: tuple[Rule, ...] = (
          "hashicorp/terraform-provider-time internal/provider/resource_time_sleep.go (a Go time.ParseDuration string)",
          ("600s", "10m"), ("ten minutes", "600")),
 )
+# fmt: on
 
 
 # --- applying the rules -----------------------------------------------------------------------
@@ -518,28 +530,55 @@ def cross_field(resource: str, config: dict[str, Any]) -> Iterator[Problem]:
             if not isinstance(service, dict):
                 continue
             concurrency, cpu = service.get("max_instance_request_concurrency"), service.get("available_cpu")
-            if isinstance(concurrency, int) and concurrency > 1 and isinstance(cpu, str) and re.fullmatch(r"\d+(\.\d+)?", cpu):
-                if float(cpu) < 1:
-                    yield Problem(CONCURRENCY_NEEDS_CPU, ("service_config", index, "available_cpu"),
-                                  f"max_instance_request_concurrency {concurrency} needs at least 1 CPU, not {cpu}")
+            if (
+                isinstance(concurrency, int)
+                and concurrency > 1
+                and isinstance(cpu, str)
+                and re.fullmatch(r"\d+(\.\d+)?", cpu)
+                and float(cpu) < 1
+            ):
+                yield Problem(
+                    CONCURRENCY_NEEDS_CPU,
+                    ("service_config", index, "available_cpu"),
+                    f"max_instance_request_concurrency {concurrency} needs at least 1 CPU, not {cpu}",
+                )
     if resource == "google_pubsub_subscription":
         for index, retry in enumerate(config.get("retry_policy") or []):
             low, high = (DURATION.fullmatch(str(retry.get(k) or "")) for k in ("minimum_backoff", "maximum_backoff"))
             if low and high and float(low.group(1)) > float(high.group(1)):
-                yield Problem(BACKOFF_ORDER, ("retry_policy", index, "minimum_backoff"), "minimum_backoff exceeds maximum_backoff")
+                yield Problem(
+                    BACKOFF_ORDER, ("retry_policy", index, "minimum_backoff"), "minimum_backoff exceeds maximum_backoff"
+                )
         if config.get("push_config") and config.get("bigquery_config"):
-            yield Problem(ONE_DELIVERY, ("bigquery_config",), "a subscription takes push_config or bigquery_config, not both")
+            yield Problem(
+                ONE_DELIVERY, ("bigquery_config",), "a subscription takes push_config or bigquery_config, not both"
+            )
 
 
 CONCURRENCY_NEEDS_CPU = Rule(
-    "google_cloudfunctions2_function", "service_config.*.available_cpu", lambda v: None,
-    "https://cloud.google.com/functions/docs/configuring/concurrency (concurrency above 1 needs at least 1 vCPU)", (), ())
+    "google_cloudfunctions2_function",
+    "service_config.*.available_cpu",
+    lambda v: None,
+    "https://cloud.google.com/functions/docs/configuring/concurrency (concurrency above 1 needs at least 1 vCPU)",
+    (),
+    (),
+)
 BACKOFF_ORDER = Rule(
-    "google_pubsub_subscription", "retry_policy.*.minimum_backoff", lambda v: None,
-    "https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions#RetryPolicy", (), ())
+    "google_pubsub_subscription",
+    "retry_policy.*.minimum_backoff",
+    lambda v: None,
+    "https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions#RetryPolicy",
+    (),
+    (),
+)
 ONE_DELIVERY = Rule(
-    "google_pubsub_subscription", "bigquery_config", lambda v: None,
-    f"{PROVIDER} google/services/pubsub/resource_pubsub_subscription.go bigquery_config: ConflictsWith push_config", (), ())
+    "google_pubsub_subscription",
+    "bigquery_config",
+    lambda v: None,
+    f"{PROVIDER} google/services/pubsub/resource_pubsub_subscription.go bigquery_config: ConflictsWith push_config",
+    (),
+    (),
+)
 
 
 def validate(resource: str, config: Any) -> list[Problem]:
