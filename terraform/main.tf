@@ -249,11 +249,11 @@ module "webhook_ingest" {
   env_vars = merge(local.common_env, {
     CIO_WEBHOOK_SIGNING_KEY_SECRET      = module.secrets.ids["webhook_signing_key"]
     CIO_WEBHOOK_SIGNING_KEY_NEXT_SECRET = module.secrets.ids["webhook_signing_key_next"]
-    BIGQUERY_DATASET                    = var.bigquery.dataset_id
-    BIGQUERY_TABLE                      = "events"
     WEBHOOK_PERSONAL_DATA               = var.webhook.personal_data
-    WEBHOOK_ROUTING_TOPIC               = "projects/${var.project_id}/topics/${local.pipeline.webhook_events_topic}"
-    WEBHOOK_ROUTED_METRICS              = join(",", var.webhook.routed_metrics)
+    # Durable first: one message per event here (the BigQuery subscription writes the table, the
+    # routing subscription feeds the application); unparseable signed bodies to quarantine.
+    WEBHOOK_EVENTS_TOPIC     = "projects/${var.project_id}/topics/${local.pipeline.webhook.events_topic}"
+    WEBHOOK_QUARANTINE_TOPIC = "projects/${var.project_id}/topics/${local.pipeline.webhook.quarantine_topic}"
   })
   depends_on = [
     google_project_service.apis, google_project_iam_member.build_logs,
@@ -262,16 +262,22 @@ module "webhook_ingest" {
 }
 
 module "pubsub" {
-  source                    = "./modules/pubsub_pipeline"
-  project_id                = var.project_id
-  project_number            = data.google_project.this.number
-  pipeline                  = local.pipeline
-  invoker_email             = google_service_account.push_invoker.email
-  endpoints                 = { for k, fn in module.delivery : k => fn.url }
-  dead_letter_publishers    = { for k, fn in module.delivery : k => fn.service_account_member }
-  webhook_events_publishers = { webhook_ingest = module.webhook_ingest.service_account_member }
-  labels                    = local.labels
-  depends_on                = [google_project_service.apis, time_sleep.service_agents]
+  source                 = "./modules/pubsub_pipeline"
+  project_id             = var.project_id
+  project_number         = data.google_project.this.number
+  pipeline               = local.pipeline
+  invoker_email          = google_service_account.push_invoker.email
+  endpoints              = { for k, fn in module.delivery : k => fn.url }
+  dead_letter_publishers = { for k, fn in module.delivery : k => fn.service_account_member }
+  webhook_publishers     = { webhook_ingest = module.webhook_ingest.service_account_member }
+  webhook_app_endpoint   = var.webhook.app_endpoint
+  webhook_bigquery_table = {
+    project    = var.project_id
+    dataset_id = module.bigquery.dataset_id
+    table_id   = module.bigquery.table_id
+  }
+  labels     = local.labels
+  depends_on = [google_project_service.apis, time_sleep.service_agents]
 }
 
 module "bigquery" {
@@ -282,7 +288,6 @@ module "bigquery" {
   schema_dir                = local.schema_dir
   partition_expiration_days = var.bigquery.partition_expiration_days
   deletion_protection       = var.bigquery.deletion_protection
-  writers                   = { webhook_ingest = module.webhook_ingest.service_account_member }
   labels                    = local.labels
   depends_on                = [google_project_service.apis]
 }
@@ -324,8 +329,13 @@ module "monitoring" {
   environment               = var.environment
   functions                 = merge({ for k, fn in module.delivery : k => fn.service_name }, { webhook = module.webhook_ingest.service_name })
   dead_letter_subscriptions = module.pubsub.dead_letter_subscriptions
-  notification_channels     = var.notification_channels
-  thresholds                = var.alert_thresholds
-  metrics_wait              = var.propagation_waits.log_metrics
-  depends_on                = [google_project_service.apis]
+  webhook = {
+    service_name              = module.webhook_ingest.service_name
+    quarantine_subscription   = module.pubsub.webhook_subscriptions.quarantine
+    dead_letter_subscriptions = module.pubsub.webhook_dead_letter_subscriptions
+  }
+  notification_channels = var.notification_channels
+  thresholds            = var.alert_thresholds
+  metrics_wait          = var.propagation_waits.log_metrics
+  depends_on            = [google_project_service.apis]
 }

@@ -14,8 +14,13 @@ output "dead_letter_subscriptions" {
 }
 
 output "webhook_events_topic" {
-  description = "Accepted reporting events routed to the application."
+  description = "Topic webhook-ingest publishes one message per accepted reporting event to."
   value       = module.pubsub.webhook_events_topic
+}
+
+output "webhook_subscriptions" {
+  description = "bigquery: writes the events table; routing: the metrics the application acts on (pull it if webhook.app_endpoint is unset); quarantine: signed bodies that could not be parsed."
+  value       = module.pubsub.webhook_subscriptions
 }
 
 output "bigquery" {

@@ -75,15 +75,23 @@ variable "package_dir" {
 }
 
 variable "webhook" {
-  description = "webhook-ingest: personal data handling (hash, keep, drop) and which metrics are routed to the app's topic (empty: all)."
+  description = <<-EOT
+    webhook-ingest: personal data handling (hash, keep, drop), and the application's HTTPS endpoint
+    that receives the routed metrics (pipeline.json webhook.routed_metrics) by push; null: the
+    application pulls the routing subscription.
+  EOT
   type = object({
-    personal_data  = optional(string, "hash")
-    routed_metrics = optional(list(string), ["bounced", "spammed", "unsubscribed", "dropped"])
+    personal_data = optional(string, "hash")
+    app_endpoint  = optional(string)
   })
   default = {}
   validation {
     condition     = contains(["hash", "keep", "drop"], var.webhook.personal_data)
     error_message = "webhook.personal_data must be hash, keep or drop."
+  }
+  validation {
+    condition     = var.webhook.app_endpoint == null || can(regex("^https://[^\\s]+$", var.webhook.app_endpoint))
+    error_message = "webhook.app_endpoint must be an https:// URL (Pub/Sub pushes only to HTTPS), or unset to pull."
   }
 }
 
@@ -127,6 +135,7 @@ variable "alert_thresholds" {
     rate_limited_per_s       = optional(number, 0.2)
     webhook_rejections_per_s = optional(number, 0.5)
     function_5xx_per_s       = optional(number, 1)
+    webhook_401_per_s        = optional(number, 0)
     window_s                 = optional(number, 300)
   })
   default = {}

@@ -82,6 +82,10 @@ run "whole_environment_plans" {
     error_message = "push subscription ids are full resource names"
   }
   assert {
+    condition     = output.webhook_subscriptions == { bigquery = "customerio-webhook-events-bigquery", routing = "customerio-webhook-events-app", quarantine = "customerio-webhook-quarantine-inspect" }
+    error_message = "the webhook subscriptions are outputs"
+  }
+  assert {
     condition     = google_project_iam_member.build_logs.member == "serviceAccount:cio-dev-build@acme-customerio-dev.iam.gserviceaccount.com" && google_artifact_registry_repository_iam_member.build_writes_images.member == google_project_iam_member.build_logs.member && google_storage_bucket_iam_member.build_reads_sources.member == google_project_iam_member.build_logs.member
     error_message = "the build account writes logs and images and reads the sources"
   }
@@ -127,6 +131,8 @@ run "pubsub_pipeline_retry_dead_letter_and_agent_grants" {
       transactional = "https://transactional.a.run.app"
     }
     dead_letter_publishers = { identify = "serviceAccount:fn-identify@acme-customerio-dev.iam.gserviceaccount.com" }
+    webhook_publishers     = { webhook_ingest = "serviceAccount:cio-dev-webhook@acme-customerio-dev.iam.gserviceaccount.com" }
+    webhook_bigquery_table = { project = "acme-customerio-dev", dataset_id = "customerio", table_id = "events" }
   }
 
   assert {
@@ -156,6 +162,89 @@ run "pubsub_pipeline_retry_dead_letter_and_agent_grants" {
   assert {
     condition     = keys(google_pubsub_topic_iam_member.function_publishes_dead_letters) == ["identify"]
     error_message = "a function publishes only to its own dead-letter topic"
+  }
+}
+
+run "webhook_events_durable_first" {
+  command = apply
+  module {
+    source = "./modules/pubsub_pipeline"
+  }
+  variables {
+    project_id             = "acme-customerio-dev"
+    project_number         = "123456789012"
+    pipeline               = jsondecode(file("../shared/src/customerio_gcp/pipeline.json"))
+    invoker_email          = "cio-dev-push@acme-customerio-dev.iam.gserviceaccount.com"
+    endpoints              = { track = "https://track.a.run.app" }
+    webhook_publishers     = { webhook_ingest = "serviceAccount:cio-dev-webhook@acme-customerio-dev.iam.gserviceaccount.com" }
+    webhook_bigquery_table = { project = "acme-customerio-dev", dataset_id = "customerio", table_id = "events" }
+  }
+
+  assert {
+    condition     = google_pubsub_topic.webhook_events.name == "customerio-webhook-events"
+    error_message = "webhook-ingest publishes to the events topic named in pipeline.json"
+  }
+  assert {
+    condition = (
+      google_pubsub_subscription.webhook_bigquery.topic == "projects/acme-customerio-dev/topics/customerio-webhook-events"
+      && google_pubsub_subscription.webhook_bigquery.bigquery_config[0].table == "acme-customerio-dev.customerio.events"
+      && google_pubsub_subscription.webhook_bigquery.bigquery_config[0].use_table_schema
+      && !google_pubsub_subscription.webhook_bigquery.bigquery_config[0].drop_unknown_fields
+      && !google_pubsub_subscription.webhook_bigquery.bigquery_config[0].write_metadata
+    )
+    error_message = "a BigQuery subscription writes each event into the events table by the table's schema"
+  }
+  assert {
+    condition     = google_pubsub_subscription.webhook_bigquery.dead_letter_policy[0].dead_letter_topic == "projects/acme-customerio-dev/topics/customerio-webhook-events-bigquery-dead-letter" && google_pubsub_subscription.webhook_bigquery.dead_letter_policy[0].max_delivery_attempts == 5
+    error_message = "rows BigQuery refuses are dead-lettered to their own topic"
+  }
+  assert {
+    condition     = google_pubsub_subscription.webhook_dead_letter_inspect["bigquery"].name == "customerio-webhook-events-bigquery-dead-letter-inspect" && google_pubsub_subscription.webhook_dead_letter_inspect["bigquery"].message_retention_duration == "2678400s" && google_pubsub_topic.webhook_dead_letter["bigquery"].message_retention_duration == "2678400s"
+    error_message = "BigQuery dead letters are kept 31 days in an inspection subscription"
+  }
+  assert {
+    condition     = jsonencode(sort([for g in google_bigquery_dataset_iam_member.agent_writes_events : g.role])) == jsonencode(["roles/bigquery.dataEditor", "roles/bigquery.metadataViewer"]) && alltrue([for g in google_bigquery_dataset_iam_member.agent_writes_events : g.dataset_id == "customerio" && g.member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"])
+    error_message = "Pub/Sub's service agent may write to and read the schema of the events dataset"
+  }
+  assert {
+    condition     = alltrue([for g in google_pubsub_topic_iam_member.agent_publishes_webhook_dead_letters : g.role == "roles/pubsub.publisher" && g.member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"]) && keys(google_pubsub_subscription_iam_member.agent_subscribes_webhook) == ["bigquery", "routing"]
+    error_message = "the service agent may dead-letter from both webhook subscriptions"
+  }
+  assert {
+    condition     = google_pubsub_subscription.webhook_routing.filter == "attributes.metric = \"bounced\" OR attributes.metric = \"spammed\" OR attributes.metric = \"unsubscribed\" OR attributes.metric = \"dropped\" OR attributes.metric = \"failed\" OR attributes.metric = \"undeliverable\""
+    error_message = "the routing subscription selects the routed metrics: ${google_pubsub_subscription.webhook_routing.filter}"
+  }
+  assert {
+    condition     = length(google_pubsub_subscription.webhook_routing.push_config) == 0 && google_pubsub_subscription.webhook_routing.dead_letter_policy[0].dead_letter_topic == "projects/acme-customerio-dev/topics/customerio-webhook-events-app-dead-letter" && google_pubsub_subscription.webhook_routing.retry_policy[0].minimum_backoff == "10s"
+    error_message = "without an application endpoint the routing subscription is pulled, with retry and dead letter"
+  }
+  assert {
+    condition     = google_pubsub_subscription.webhook_quarantine.name == "customerio-webhook-quarantine-inspect" && google_pubsub_subscription.webhook_quarantine.topic == "projects/acme-customerio-dev/topics/customerio-webhook-quarantine" && google_pubsub_subscription.webhook_quarantine.message_retention_duration == "2678400s"
+    error_message = "unparseable signed bodies are kept 31 days in the quarantine subscription"
+  }
+  assert {
+    condition     = jsonencode(sort([for g in google_pubsub_topic_iam_member.webhook_publishes : "${g.topic} ${g.role} ${g.member}"])) == jsonencode(["customerio-webhook-events roles/pubsub.publisher serviceAccount:cio-dev-webhook@acme-customerio-dev.iam.gserviceaccount.com", "customerio-webhook-quarantine roles/pubsub.publisher serviceAccount:cio-dev-webhook@acme-customerio-dev.iam.gserviceaccount.com"])
+    error_message = "webhook-ingest may only publish to the events and quarantine topics"
+  }
+}
+
+run "webhook_routing_pushes_to_the_application" {
+  command = apply
+  module {
+    source = "./modules/pubsub_pipeline"
+  }
+  variables {
+    project_id             = "acme-customerio-dev"
+    project_number         = "123456789012"
+    pipeline               = jsondecode(file("../shared/src/customerio_gcp/pipeline.json"))
+    invoker_email          = "cio-dev-push@acme-customerio-dev.iam.gserviceaccount.com"
+    endpoints              = { track = "https://track.a.run.app" }
+    webhook_bigquery_table = { project = "acme-customerio-dev", dataset_id = "customerio", table_id = "events" }
+    webhook_app_endpoint   = "https://app.example.com/customerio/events"
+  }
+  assert {
+    condition     = google_pubsub_subscription.webhook_routing.push_config[0].push_endpoint == "https://app.example.com/customerio/events" && google_pubsub_subscription.webhook_routing.push_config[0].oidc_token[0].service_account_email == "cio-dev-push@acme-customerio-dev.iam.gserviceaccount.com"
+    error_message = "with an endpoint, routed events are pushed with an OIDC token"
   }
 }
 
@@ -328,6 +417,11 @@ run "alerts_match_cloud_run_short_service_names" {
     environment               = "dev"
     functions                 = { track = "customerio-dev-track", webhook = "customerio-dev-webhook-ingest" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
+    webhook = {
+      service_name              = "customerio-dev-webhook-ingest"
+      quarantine_subscription   = "customerio-webhook-quarantine-inspect"
+      dead_letter_subscriptions = { bigquery = "customerio-webhook-events-bigquery-dead-letter-inspect" }
+    }
   }
   assert {
     condition     = alltrue([for c in google_monitoring_alert_policy.function_crashes.conditions : strcontains(c.condition_threshold[0].filter, "resource.labels.service_name=\"customerio-dev-")])
@@ -349,6 +443,11 @@ run "monitoring_rejects_a_full_service_path" {
     environment               = "dev"
     functions                 = { track = "projects/acme-customerio-dev/locations/europe-west1/services/customerio-dev-track" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
+    webhook = {
+      service_name              = "customerio-dev-webhook-ingest"
+      quarantine_subscription   = "customerio-webhook-quarantine-inspect"
+      dead_letter_subscriptions = { bigquery = "customerio-webhook-events-bigquery-dead-letter-inspect" }
+    }
   }
   expect_failures = [var.functions]
 }

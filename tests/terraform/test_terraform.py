@@ -81,6 +81,7 @@ def run_rules(root: Path) -> list[str]:
     return [
         *rules.push_subscriptions_retry_and_dead_letter(parsed),
         *rules.service_agent_grants(parsed),
+        *rules.bigquery_subscriptions_wait_for_agent_grants(parsed),
         *rules.no_secret_values(parsed),
         *rules.functions_have_own_service_accounts(parsed),
         *rules.no_basic_roles(parsed),
@@ -232,8 +233,35 @@ def test_rules_catch_a_missing_dead_letter_policy_and_grants(tmp_path: Path, pac
             'service_account_email            = "default@developer.gserviceaccount.com"',
             "does not run as a service account created for it",
         ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            "  depends_on = [google_bigquery_dataset_iam_member.agent_writes_events]\n",
+            "",
+            "webhook_bigquery does not depend on the service agent's dataset grants",
+        ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            'toset(["roles/bigquery.dataEditor", "roles/bigquery.metadataViewer"])',
+            'toset(["roles/bigquery.dataEditor"])',
+            "lacks roles/bigquery.metadataViewer",
+        ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            "name                       = local.webhook.quarantine_topic",
+            'name                       = "customerio-webhook-quarantine"',
+            "hard-codes topic customerio-webhook-quarantine",
+        ),
     ],
-    ids=["basic-role", "undeclared-variable", "secret-in-tfvars", "hard-coded-retry", "shared-service-account"],
+    ids=[
+        "basic-role",
+        "undeclared-variable",
+        "secret-in-tfvars",
+        "hard-coded-retry",
+        "shared-service-account",
+        "bigquery-subscription-before-grants",
+        "agent-without-metadata-viewer",
+        "hard-coded-quarantine-topic",
+    ],
 )
 def test_rules_catch_a_planted_mistake(
     tmp_path: Path, packaged: Path, relative: str, old: str, new: str, expected: str
@@ -253,3 +281,16 @@ def test_checkov_catches_a_push_subscription_without_dead_letter(tmp_path: Path)
     )
     failed = {c["check_id"] for c in checkov(planted)["results"]["failed_checks"]}
     assert {"CKV2_CIO_1", "CKV2_CIO_2"} <= failed
+
+
+def test_terraform_test_catches_a_wrong_routing_filter(tmp_path: Path, packaged: Path) -> None:
+    root = plant(
+        tmp_path,
+        "modules/pubsub_pipeline/main.tf",
+        '"attributes.metric = \\"${metric}\\""',
+        '"attributes.event = \\"${metric}\\""',
+    )
+    assert init(root).code == 0
+    result = terraform(root, "test")
+    assert result.code != 0
+    assert "the routing subscription selects the routed metrics" in result.text

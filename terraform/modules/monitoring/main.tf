@@ -222,6 +222,86 @@ resource "google_monitoring_alert_policy" "function_crashes" {
   }
 }
 
+# --- reporting webhooks (durable first) ---------------------------------------------------------
+
+# Customer.io stops a reporting webhook's stream after repeated failures: sustained 401s mean the
+# signing key in Secret Manager is not the one Customer.io signs with.
+resource "google_monitoring_alert_policy" "webhook_unauthorized" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Webhook answering 401 (wrong signing key?)"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "webhook-ingest refuses Customer.io's signatures. Compare the reporting webhook's signing key in Customer.io with the secret `webhook_signing_key` (and `_next` during a rotation); Customer.io pauses a webhook that keeps failing."
+    mime_type = "text/markdown"
+  }
+  conditions {
+    display_name = "webhook 401"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.webhook.service_name}\" AND metric.type=\"run.googleapis.com/request_count\" AND metric.labels.response_code=\"401\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.thresholds.webhook_401_per_s
+      duration        = local.window
+      aggregations {
+        alignment_period     = local.window
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "webhook_quarantined" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Webhook bodies quarantined"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "Signed webhook bodies that could not be parsed wait in `${var.webhook.quarantine_subscription}` (31 days). Look at one, fix the parser, then `customerio-gcp webhooks reprocess`."
+    mime_type = "text/markdown"
+  }
+  conditions {
+    display_name = "quarantined bodies"
+    condition_threshold {
+      filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${var.webhook.quarantine_subscription}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "60s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "webhook_dead_letters" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Webhook events dead-lettered (BigQuery refused them, or the application never took them)"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "A webhook event could not be written to BigQuery (schema drift, permissions) or delivered to the application. It waits 31 days in its dead-letter subscription: inspect, fix, replay."
+    mime_type = "text/markdown"
+  }
+  dynamic "conditions" {
+    for_each = var.webhook.dead_letter_subscriptions
+    content {
+      display_name = "${conditions.key} dead letters"
+      condition_threshold {
+        filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${conditions.value}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = 0
+        duration        = "60s"
+        aggregations {
+          alignment_period   = "60s"
+          per_series_aligner = "ALIGN_MAX"
+        }
+      }
+    }
+  }
+}
+
 resource "google_monitoring_dashboard" "this" {
   project = var.project_id
   dashboard_json = jsonencode({

@@ -32,6 +32,15 @@ variable "dead_letter_subscriptions" {
   type        = map(string)
 }
 
+variable "webhook" {
+  description = "webhook-ingest's short Cloud Run service name, its quarantine subscription, and its dead-letter subscriptions (bigquery, routing)."
+  type = object({
+    service_name              = string
+    quarantine_subscription   = string
+    dead_letter_subscriptions = map(string)
+  })
+}
+
 variable "notification_channels" {
   description = "Monitoring notification channel ids (projects/P/notificationChannels/N) that alerts go to."
   type        = list(string)
@@ -45,6 +54,7 @@ variable "thresholds" {
     rate_limited_per_s       = optional(number, 0.2)
     webhook_rejections_per_s = optional(number, 0.5)
     function_5xx_per_s       = optional(number, 1)
+    webhook_401_per_s        = optional(number, 0)
     window_s                 = optional(number, 300)
   })
   default = {}
