@@ -123,9 +123,17 @@ variable "idempotency_ttl_days" {
 }
 
 variable "notification_channels" {
-  description = "Cloud Monitoring notification channel ids for alerts."
+  description = "Cloud Monitoring notification channels for alerts (projects/P/notificationChannels/N). Required in prod: an alert nobody receives cannot keep a message from being lost."
   type        = list(string)
   default     = []
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))])
+    error_message = "notification_channels must be channel names like projects/PROJECT/notificationChannels/1234567890 (gcloud beta monitoring channels list)."
+  }
+  validation {
+    condition     = var.environment != "prod" || length(var.notification_channels) > 0
+    error_message = "prod needs at least one notification channel: dead letters, quarantined webhooks and Customer.io credential errors must reach a person (docs/deploy.md, \"2. Variables\")."
+  }
 }
 
 variable "alert_thresholds" {

@@ -491,3 +491,88 @@ run "function_rejects_the_default_build_account" {
   }
   expect_failures = [var.build_service_account_email]
 }
+
+run "never_lost_dead_letters_kept_31_days" {
+  command = apply
+  module {
+    source = "./modules/pubsub_pipeline"
+  }
+  variables {
+    project_id             = "acme-customerio-dev"
+    project_number         = "123456789012"
+    pipeline               = jsondecode(file("../shared/src/customerio_gcp/pipeline.json"))
+    invoker_email          = "cio-dev-push@acme-customerio-dev.iam.gserviceaccount.com"
+    endpoints              = { identify = "https://identify.a.run.app", track = "https://track.a.run.app", transactional = "https://transactional.a.run.app" }
+    webhook_bigquery_table = { project = "acme-customerio-dev", dataset_id = "customerio", table_id = "events" }
+  }
+  assert {
+    condition = alltrue(concat(
+      [for t in google_pubsub_topic.dead_letter : t.message_retention_duration == "2678400s"],
+      [for s in google_pubsub_subscription.dead_letter_inspect : s.message_retention_duration == "2678400s"],
+      [for t in google_pubsub_topic.webhook_dead_letter : t.message_retention_duration == "2678400s"],
+      [for s in google_pubsub_subscription.webhook_dead_letter_inspect : s.message_retention_duration == "2678400s"],
+      [google_pubsub_topic.webhook_quarantine.message_retention_duration == "2678400s", google_pubsub_subscription.webhook_quarantine.message_retention_duration == "2678400s"],
+    ))
+    error_message = "every dead-letter and quarantine topic and subscription keeps messages 31 days, Pub/Sub's maximum"
+  }
+  assert {
+    condition     = alltrue([for s in google_pubsub_subscription.dead_letter_inspect : s.expiration_policy[0].ttl == ""])
+    error_message = "dead-letter subscriptions never expire"
+  }
+}
+
+run "rejects_dead_letters_kept_less_than_the_maximum" {
+  command = plan
+  module {
+    source = "./modules/pubsub_pipeline"
+  }
+  variables {
+    project_id             = "acme-customerio-dev"
+    project_number         = "123456789012"
+    pipeline               = merge(jsondecode(file("../shared/src/customerio_gcp/pipeline.json")), { dead_letter_retention_s = 604800 })
+    invoker_email          = "cio-dev-push@acme-customerio-dev.iam.gserviceaccount.com"
+    endpoints              = { track = "https://track.a.run.app" }
+    webhook_bigquery_table = { project = "acme-customerio-dev", dataset_id = "customerio", table_id = "events" }
+  }
+  expect_failures = [var.pipeline]
+}
+
+run "rejects_prod_without_a_notification_channel" {
+  command = plan
+  variables {
+    environment           = "prod"
+    notification_channels = []
+  }
+  expect_failures = [var.notification_channels]
+}
+
+run "configuration_errors_alert_a_person" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    project_id                = "acme-customerio-dev"
+    environment               = "dev"
+    functions                 = { track = "customerio-dev-track" }
+    dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
+    notification_channels     = ["projects/acme-customerio-dev/notificationChannels/42"]
+    webhook = {
+      service_name              = "customerio-dev-webhook-ingest"
+      quarantine_subscription   = "customerio-webhook-quarantine-inspect"
+      dead_letter_subscriptions = { bigquery = "customerio-webhook-events-bigquery-dead-letter-inspect" }
+    }
+  }
+  assert {
+    condition     = output.configuration_errors_filter == "resource.type=\"cloud_run_revision\" AND jsonPayload.metric=\"delivery\" AND jsonPayload.outcome=\"retry\" AND jsonPayload.error_class=(\"AuthenticationError\" OR \"ForbiddenError\" OR \"RegionMismatchError\")"
+    error_message = "the metric counts retried deliveries Customer.io refused for credentials or region: ${output.configuration_errors_filter}"
+  }
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.configuration_errors.conditions[0].condition_threshold[0].filter, "logging.googleapis.com/user/customerio/configuration_errors") && google_monitoring_alert_policy.configuration_errors.conditions[0].condition_threshold[0].threshold_value == 0 && google_monitoring_alert_policy.configuration_errors.notification_channels == tolist(["projects/acme-customerio-dev/notificationChannels/42"])
+    error_message = "any configuration error alerts the notification channels"
+  }
+  assert {
+    condition     = strcontains(time_sleep.log_metrics_visible.triggers.metrics, "customerio/configuration_errors")
+    error_message = "the alert waits for its new metric like the others"
+  }
+}

@@ -30,7 +30,7 @@ def test_terraform_test_suite(terraform_root: Path) -> None:
     result = terraform(terraform_root, "test")
     passed, failed = result.passed_and_failed()
     assert result.code == 0, result.text
-    assert failed == 0 and passed >= 17, f"terraform test ran {passed} tests:\n{result.text}"
+    assert failed == 0 and passed >= 23, f"terraform test ran {passed} tests:\n{result.text}"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -294,3 +294,16 @@ def test_terraform_test_catches_a_wrong_routing_filter(tmp_path: Path, packaged:
     result = terraform(root, "test")
     assert result.code != 0
     assert "the routing subscription selects the routed metrics" in result.text
+
+
+def test_terraform_test_catches_a_configuration_error_class_left_out(tmp_path: Path, packaged: Path) -> None:
+    root = plant(
+        tmp_path,
+        "modules/monitoring/main.tf",
+        'configuration_error_classes = ["AuthenticationError", "ForbiddenError", "RegionMismatchError"]',
+        'configuration_error_classes = ["AuthenticationError", "RegionMismatchError"]',
+    )
+    assert init(root).code == 0
+    result = terraform(root, "test")
+    assert result.code != 0
+    assert "the metric counts retried deliveries Customer.io refused" in result.text

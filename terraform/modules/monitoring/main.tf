@@ -3,7 +3,10 @@
 
 locals {
   log_source = "resource.type=\"cloud_run_revision\""
-  window     = "${var.thresholds.window_s}s"
+  # Customer.io answers that no retry can fix by itself: a wrong key (401), a key without the
+  # right scope (403), the other region's endpoint. The delivery functions retry them.
+  configuration_error_classes = ["AuthenticationError", "ForbiddenError", "RegionMismatchError"]
+  window                      = "${var.thresholds.window_s}s"
   alert_rate = {
     errors = {
       metric    = google_logging_metric.operation_errors.name
@@ -140,9 +143,59 @@ resource "time_sleep" "log_metrics_visible" {
     metrics = join(",", [
       google_logging_metric.operation_latency.name, google_logging_metric.operation_errors.name,
       google_logging_metric.rate_limited.name, google_logging_metric.webhook_rejections.name,
-      google_logging_metric.dead_letters.name,
+      google_logging_metric.dead_letters.name, google_logging_metric.configuration_errors.name,
     ])
   }
+}
+
+# Customer.io refusing our credentials or workspace region: the delivery functions keep retrying
+# these (logged with metric="delivery", outcome="retry") instead of dead-lettering, so nothing is
+# lost while a person fixes the key or the region; this metric and its alert are how they learn.
+resource "google_logging_metric" "configuration_errors" {
+  project     = var.project_id
+  name        = "customerio/configuration_errors"
+  description = "Deliveries retried because Customer.io refused the credentials or the workspace region."
+  filter      = "${local.log_source} AND jsonPayload.metric=\"delivery\" AND jsonPayload.outcome=\"retry\" AND jsonPayload.error_class=(${join(" OR ", [for c in local.configuration_error_classes : "\"${c}\""])})"
+  label_extractors = {
+    error_class = "EXTRACT(jsonPayload.error_class)"
+    function    = "EXTRACT(jsonPayload.function)"
+  }
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    labels {
+      key = "error_class"
+    }
+    labels {
+      key = "function"
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "configuration_errors" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Customer.io refuses our credentials or region (deliveries held)"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "Deliveries are being retried, not lost, because Customer.io answers ${join(", ", local.configuration_error_classes)}. Check the Track/App API keys in Secret Manager (a rotated key is read at the next 401) and `customerio.region` (us or eu) of this environment. Messages wait in their subscriptions (7 days) meanwhile."
+    mime_type = "text/markdown"
+  }
+  conditions {
+    display_name = "configuration errors"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.configuration_errors.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+  depends_on = [time_sleep.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "dead_letters_waiting" {

@@ -43,6 +43,12 @@ variable "pipeline" {
     error_message = "Backoff must satisfy minimum <= maximum <= 600 seconds."
   }
   validation {
+    # Pub/Sub's maximum for topic and subscription message_retention_duration: 31 days
+    # (Topic.yaml in magic-modules; cloud.google.com/pubsub/docs/subscription-properties).
+    condition     = var.pipeline.dead_letter_retention_s == 31 * 86400
+    error_message = "dead_letter_retention_s must be 2678400 (31 days, Pub/Sub's maximum): dead letters are kept as long as Pub/Sub allows."
+  }
+  validation {
     condition     = length(var.pipeline.webhook.routed_metrics) > 0 && alltrue([for m in var.pipeline.webhook.routed_metrics : can(regex("^[a-z_]+$", m))])
     error_message = "webhook.routed_metrics must list at least one Customer.io metric name (lower-case letters and '_')."
   }
