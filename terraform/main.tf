@@ -27,19 +27,37 @@ locals {
 
   delivery_kinds = toset(["identify", "track", "transactional"])
 
-  # Max instances from Customer.io's rate budget: an instance keeps at most `concurrency` calls in
-  # flight, each taking about `expected_latency_ms`, so it can reach concurrency / latency calls
-  # per second. Instances = floor(budget * latency / concurrency), at least 1, never more than the
-  # budget allows. Example: 50 req/s share, 200 ms, concurrency 8 -> floor(1.25) = 1 instance
-  # (40 req/s). Pub/Sub push slows down by itself when the instances are busy.
+  # Scaling from Customer.io's rate budgets (docs/deploy.md, "Scaling from the rate budget").
+  # identify and track coalesce: each instance takes up to `track_concurrency` (80) pushes at once
+  # and sends them to the Track API in as few requests as it can, paced to its share of the Track
+  # budget (CIO_TRACK_RPS_PER_INSTANCE). transactional sends one request per message, at most
+  # `concurrency` (8) at once.
+  #
+  #   max_instances = max(1, floor(budget_rps * latency_s / concurrency))
+  #
+  # An instance with `concurrency` requests in flight, each about `latency_s` long, sends at most
+  # concurrency / latency_s requests per second, so that many instances cannot exceed the budget
+  # even uncoalesced; the per-instance pace = budget_rps / max_instances keeps the floor of one
+  # instance inside it too. Defaults: Track 100 req/s split 50/50, 200 ms, concurrency 80 ->
+  # floor(50 * 0.2 / 80) = 0 -> 1 instance each, paced at 50 req/s; transactional 100 req/s,
+  # concurrency 8 -> floor(100 * 0.2 / 8) = 2 instances (no pacing: 2 * 8 / 0.2 s = 80 req/s).
+  # Pub/Sub push slows down by itself when the instances are busy.
   latency_s = var.customerio.expected_latency_ms / 1000
   budget_rps = {
     identify      = var.customerio.track_rps * var.customerio.track_share.identify
     track         = var.customerio.track_rps * var.customerio.track_share.track
     transactional = var.customerio.transactional_rps
   }
+  concurrency = {
+    identify      = var.functions.track_concurrency
+    track         = var.functions.track_concurrency
+    transactional = var.functions.concurrency
+  }
   max_instances = {
-    for kind, rps in local.budget_rps : kind => max(1, floor(rps * local.latency_s / var.functions.concurrency))
+    for kind, rps in local.budget_rps : kind => max(1, floor(rps * local.latency_s / local.concurrency[kind]))
+  }
+  track_rps_per_instance = {
+    for kind in ["identify", "track"] : kind => local.budget_rps[kind] / local.max_instances[kind]
   }
 
   # Deterministic names (no resource references), so functions and subscriptions do not depend
@@ -60,10 +78,13 @@ locals {
   }
   function_env = {
     identify = merge(local.track_secrets, {
-      IDENTIFY_SKIP_UNCHANGED  = tostring(var.skip_unchanged_identifies)
-      IDENTIFY_HASH_COLLECTION = local.identify_hash_collection
+      IDENTIFY_SKIP_UNCHANGED    = tostring(var.skip_unchanged_identifies)
+      IDENTIFY_HASH_COLLECTION   = local.identify_hash_collection
+      CIO_TRACK_RPS_PER_INSTANCE = tostring(local.track_rps_per_instance.identify)
     })
-    track = local.track_secrets
+    track = merge(local.track_secrets, {
+      CIO_TRACK_RPS_PER_INSTANCE = tostring(local.track_rps_per_instance.track)
+    })
     transactional = {
       CIO_APP_API_KEY_SECRET = module.secrets.ids["app_api_key"]
       IDEMPOTENCY_COLLECTION = local.idempotency_collection
@@ -210,7 +231,7 @@ module "delivery" {
   labels   = local.labels
   scaling = {
     max_instances = local.max_instances[each.key]
-    concurrency   = var.functions.concurrency
+    concurrency   = local.concurrency[each.key]
     memory        = var.functions.memory
     timeout_s     = local.pipeline.delivery.ack_deadline_s - 5
   }

@@ -38,6 +38,17 @@ output "max_instances" {
   value       = local.max_instances
 }
 
+output "delivery_scaling" {
+  description = "Per delivery function: concurrency per instance, max instances and, for the coalescing Track functions, the Track API requests per second each instance may send."
+  value = {
+    for kind in keys(local.max_instances) : kind => {
+      concurrency            = local.concurrency[kind]
+      max_instances          = local.max_instances[kind]
+      track_rps_per_instance = lookup(local.track_rps_per_instance, kind, null)
+    }
+  }
+}
+
 output "names" {
   description = "Every derived name and id of this environment (service accounts, functions, bucket, repository), for review and for tests/terraform/test_names.py."
   value = {

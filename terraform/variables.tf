@@ -53,8 +53,13 @@ variable "customerio" {
 }
 
 variable "functions" {
-  description = "Function sizing. Concurrency per instance applies to the delivery functions."
+  description = <<-EOT
+    Function sizing. track_concurrency: requests per instance of identify and track, which coalesce
+    them into Track API calls (issue 14); concurrency: of transactional, one Customer.io call per
+    message. Max instances follow from these and the rate budgets (main.tf, locals).
+  EOT
   type = object({
+    track_concurrency     = optional(number, 80)
     concurrency           = optional(number, 8)
     memory                = optional(string, "256Mi")
     webhook_max_instances = optional(number, 20)
@@ -65,6 +70,12 @@ variable "functions" {
   validation {
     condition     = var.functions.concurrency >= 1 && var.functions.concurrency <= 80
     error_message = "functions.concurrency must be between 1 and 80."
+  }
+  validation {
+    # Cloud Functions allows up to 1000 concurrent requests per instance; beyond 80 a 1-vCPU
+    # instance spends more time scheduling than sending.
+    condition     = var.functions.track_concurrency >= 1 && var.functions.track_concurrency <= 250 && floor(var.functions.track_concurrency) == var.functions.track_concurrency
+    error_message = "functions.track_concurrency must be a whole number between 1 and 250 (80 by default)."
   }
 }
 

@@ -65,9 +65,14 @@ run "whole_environment_plans" {
     error_message = "each topic has a dead-letter inspection subscription"
   }
   assert {
-    # 100 req/s Track budget split 50/50, 200 ms per call, 8 concurrent per instance.
+    # 100 req/s Track budget split 50/50, 200 ms per call; identify/track 80 concurrent per
+    # instance (coalesced), transactional 8.
     condition     = output.max_instances == { identify = 1, track = 1, transactional = 2 }
     error_message = "max instances are derived from the rate budgets: ${jsonencode(output.max_instances)}"
+  }
+  assert {
+    condition     = jsonencode(output.delivery_scaling) == jsonencode({ identify = { concurrency = 80, max_instances = 1, track_rps_per_instance = 50 }, track = { concurrency = 80, max_instances = 1, track_rps_per_instance = 50 }, transactional = { concurrency = 8, max_instances = 2, track_rps_per_instance = null } })
+    error_message = "identify and track coalesce at 80 per instance, paced to their Track budget share: ${jsonencode(output.delivery_scaling)}"
   }
   assert {
     condition     = output.webhook_url == "https://fn-abc.a.run.app"
@@ -107,11 +112,32 @@ run "scaling_follows_the_budget_and_concurrency" {
   command = apply
   variables {
     customerio = { track_rps = 1000, track_share = { identify = 0.3, track = 0.7 }, expected_latency_ms = 100 }
-    functions  = { concurrency = 2 }
+    functions  = { concurrency = 2, track_concurrency = 2 }
   }
   assert {
     condition     = output.max_instances == { identify = 15, track = 35, transactional = 5 }
     error_message = "got ${jsonencode(output.max_instances)}"
+  }
+  assert {
+    # 300 req/s over 15 instances, 700 over 35: each paced at 20 req/s.
+    condition     = output.delivery_scaling.identify.track_rps_per_instance == 20 && output.delivery_scaling.track.track_rps_per_instance == 20
+    error_message = "got ${jsonencode(output.delivery_scaling)}"
+  }
+}
+
+run "coalescing_functions_stay_inside_the_track_budget" {
+  command = apply
+  variables {
+    customerio = { track_rps = 1000, track_share = { identify = 0.3, track = 0.7 }, expected_latency_ms = 200 }
+  }
+  assert {
+    # floor(300 * 0.2 / 80) = 0 -> 1; floor(700 * 0.2 / 80) = 1; transactional floor(100 * 0.2 / 8) = 2.
+    condition     = output.max_instances == { identify = 1, track = 1, transactional = 2 }
+    error_message = "got ${jsonencode(output.max_instances)}"
+  }
+  assert {
+    condition     = alltrue([for k in ["identify", "track"] : output.delivery_scaling[k].max_instances * output.delivery_scaling[k].track_rps_per_instance <= (k == "identify" ? 300 : 700)])
+    error_message = "instances times their pace never exceed the function's Track budget share"
   }
 }
 
@@ -404,6 +430,12 @@ run "rejects_unknown_personal_data_mode" {
 run "rejects_zero_concurrency" {
   command = plan
   variables { functions = { concurrency = 0 } }
+  expect_failures = [var.functions]
+}
+
+run "rejects_a_coalescing_concurrency_beyond_250" {
+  command = plan
+  variables { functions = { track_concurrency = 1000 } }
   expect_failures = [var.functions]
 }
 

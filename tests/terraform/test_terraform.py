@@ -30,7 +30,7 @@ def test_terraform_test_suite(terraform_root: Path) -> None:
     result = terraform(terraform_root, "test")
     passed, failed = result.passed_and_failed()
     assert result.code == 0, result.text
-    assert failed == 0 and passed >= 23, f"terraform test ran {passed} tests:\n{result.text}"
+    assert failed == 0 and passed >= 25, f"terraform test ran {passed} tests:\n{result.text}"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -283,27 +283,38 @@ def test_checkov_catches_a_push_subscription_without_dead_letter(tmp_path: Path)
     assert {"CKV2_CIO_1", "CKV2_CIO_2"} <= failed
 
 
-def test_terraform_test_catches_a_wrong_routing_filter(tmp_path: Path, packaged: Path) -> None:
-    root = plant(
-        tmp_path,
+# Planted together in one copy (one `terraform test` instead of three): each breaks a different run.
+TERRAFORM_TEST_PLANTS = [
+    (
         "modules/pubsub_pipeline/main.tf",
         '"attributes.metric = \\"${metric}\\""',
         '"attributes.event = \\"${metric}\\""',
-    )
-    assert init(root).code == 0
-    result = terraform(root, "test")
-    assert result.code != 0
-    assert "the routing subscription selects the routed metrics" in result.text
-
-
-def test_terraform_test_catches_a_configuration_error_class_left_out(tmp_path: Path, packaged: Path) -> None:
-    root = plant(
-        tmp_path,
+        "the routing subscription selects the routed metrics",
+    ),
+    (
         "modules/monitoring/main.tf",
         'configuration_error_classes = ["AuthenticationError", "ForbiddenError", "RegionMismatchError"]',
         'configuration_error_classes = ["AuthenticationError", "RegionMismatchError"]',
-    )
+        "the metric counts retried deliveries Customer.io refused",
+    ),
+    (
+        "main.tf",
+        "    track         = var.functions.track_concurrency\n",
+        "    track         = var.functions.concurrency\n",
+        "identify and track coalesce at 80 per instance",
+    ),
+]
+
+
+def test_terraform_test_catches_planted_webhook_alert_and_scaling_mistakes(tmp_path: Path, packaged: Path) -> None:
+    root = copy_tree(tmp_path)
+    for relative, old, new, _ in TERRAFORM_TEST_PLANTS:
+        path = root / relative
+        text = path.read_text()
+        assert old in text, f"the planted mistake's anchor moved: {old!r}"
+        path.write_text(text.replace(old, new, 1))
     assert init(root).code == 0
     result = terraform(root, "test")
     assert result.code != 0
-    assert "the metric counts retried deliveries Customer.io refused" in result.text
+    for *_, expected in TERRAFORM_TEST_PLANTS:
+        assert expected in result.text, f"{expected!r} did not fail:\n{result.text[-3000:]}"
