@@ -4,6 +4,7 @@ state lock; each environment has its own state; prod is applied only by its gate
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,26 @@ def script(step_id: str) -> str:
 
 def test_every_step_runs_in_its_image() -> None:
     assert cloudbuild_check.check(BUILD) == []
+
+
+# Set by Cloud Build itself (pull-request triggers add _PR_NUMBER, _HEAD_BRANCH, _BASE_BRANCH).
+BUILT_IN = {"_PR_NUMBER", "_HEAD_BRANCH", "_BASE_BRANCH", "_HEAD_REPO_URL"}
+
+
+def undeclared_substitutions(path: Path) -> set[str]:
+    declared = set(cloudbuild_check.load_yaml(path)["substitutions"]) | BUILT_IN
+    used = re.findall(r"\$\{(_[A-Z0-9_]+)\}|\$(_[A-Z0-9_]+)", path.read_text().replace("$$", ""))
+    return {a or b for a, b in used} - declared
+
+
+def test_every_substitution_is_declared_or_built_in(tmp_path: Path) -> None:
+    """ALLOW_LOOSE turns an unknown substitution into an empty string: a typo must fail here."""
+    assert undeclared_substitutions(BUILD) == set()
+    planted = tmp_path / "cloudbuild.yaml"
+    planted.write_text(
+        BUILD.read_text().replace("envs/${_ENV}/terraform.tfvars", "envs/${_ENVIRONMENT}/terraform.tfvars", 1)
+    )
+    assert undeclared_substitutions(planted) == {"_ENVIRONMENT"}
 
 
 def test_pull_request_builds_plan_without_lock_and_never_apply() -> None:
