@@ -1,5 +1,7 @@
-# customerio-gcp, one environment. `terraform apply` stands up everything; by hand you only
-# create the project and add the secret values (README, "Deploy").
+# customerio-gcp, one environment. After terraform/bootstrap (APIs Terraform needs, the
+# environment's own state bucket, deployer and plan-only accounts), `terraform apply` stands up
+# everything in one pass; by hand you only create the project and add the secret values
+# (docs/deploy.md).
 
 locals {
   # The single source of topic names and delivery settings, shared with the code and `make run`.

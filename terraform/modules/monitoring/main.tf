@@ -368,6 +368,7 @@ resource "google_monitoring_dashboard" "this" {
           { title = "Rate limited (429)", reducer = "REDUCE_SUM", metric = google_logging_metric.rate_limited.name, aligner = "ALIGN_RATE", group = [] },
           { title = "Dead-lettered by error class", reducer = "REDUCE_SUM", metric = google_logging_metric.dead_letters.name, aligner = "ALIGN_RATE", group = ["metric.label.error_class"] },
           { title = "Webhook rejections by reason", reducer = "REDUCE_SUM", metric = google_logging_metric.webhook_rejections.name, aligner = "ALIGN_RATE", group = ["metric.label.reason"] },
+          { title = "Held: Customer.io refuses credentials or region", reducer = "REDUCE_SUM", metric = google_logging_metric.configuration_errors.name, aligner = "ALIGN_RATE", group = ["metric.label.error_class"] },
           ] : {
           xPos   = (i % 2) * 6
           yPos   = floor(i / 2) * 4
