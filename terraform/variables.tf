@@ -53,8 +53,13 @@ variable "customerio" {
 }
 
 variable "functions" {
-  description = "Function sizing. Concurrency per instance applies to the delivery functions."
+  description = <<-EOT
+    Function sizing. track_concurrency: requests per instance of identify and track, which coalesce
+    them into Track API calls (issue 14); concurrency: of transactional, one Customer.io call per
+    message. Max instances follow from these and the rate budgets (main.tf, locals).
+  EOT
   type = object({
+    track_concurrency     = optional(number, 80)
     concurrency           = optional(number, 8)
     memory                = optional(string, "256Mi")
     webhook_max_instances = optional(number, 20)
@@ -66,6 +71,12 @@ variable "functions" {
     condition     = var.functions.concurrency >= 1 && var.functions.concurrency <= 80
     error_message = "functions.concurrency must be between 1 and 80."
   }
+  validation {
+    # Cloud Functions allows up to 1000 concurrent requests per instance; beyond 80 a 1-vCPU
+    # instance spends more time scheduling than sending.
+    condition     = var.functions.track_concurrency >= 1 && var.functions.track_concurrency <= 250 && floor(var.functions.track_concurrency) == var.functions.track_concurrency
+    error_message = "functions.track_concurrency must be a whole number between 1 and 250 (80 by default)."
+  }
 }
 
 variable "package_dir" {
@@ -75,15 +86,23 @@ variable "package_dir" {
 }
 
 variable "webhook" {
-  description = "webhook-ingest: personal data handling (hash, keep, drop) and which metrics are routed to the app's topic (empty: all)."
+  description = <<-EOT
+    webhook-ingest: personal data handling (hash, keep, drop), and the application's HTTPS endpoint
+    that receives the routed metrics (pipeline.json webhook.routed_metrics) by push; null: the
+    application pulls the routing subscription.
+  EOT
   type = object({
-    personal_data  = optional(string, "hash")
-    routed_metrics = optional(list(string), ["bounced", "spammed", "unsubscribed", "dropped"])
+    personal_data = optional(string, "hash")
+    app_endpoint  = optional(string)
   })
   default = {}
   validation {
     condition     = contains(["hash", "keep", "drop"], var.webhook.personal_data)
     error_message = "webhook.personal_data must be hash, keep or drop."
+  }
+  validation {
+    condition     = var.webhook.app_endpoint == null || can(regex("^https://[^\\s]+$", var.webhook.app_endpoint))
+    error_message = "webhook.app_endpoint must be an https:// URL (Pub/Sub pushes only to HTTPS), or unset to pull."
   }
 }
 
@@ -115,9 +134,17 @@ variable "idempotency_ttl_days" {
 }
 
 variable "notification_channels" {
-  description = "Cloud Monitoring notification channel ids for alerts."
+  description = "Cloud Monitoring notification channels for alerts (projects/P/notificationChannels/N). Required in prod: an alert nobody receives cannot keep a message from being lost."
   type        = list(string)
   default     = []
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))])
+    error_message = "notification_channels must be channel names like projects/PROJECT/notificationChannels/1234567890 (gcloud beta monitoring channels list)."
+  }
+  validation {
+    condition     = var.environment != "prod" || length(var.notification_channels) > 0
+    error_message = "prod needs at least one notification channel: dead letters, quarantined webhooks and Customer.io credential errors must reach a person (docs/deploy.md, \"2. Variables\")."
+  }
 }
 
 variable "alert_thresholds" {
@@ -127,6 +154,7 @@ variable "alert_thresholds" {
     rate_limited_per_s       = optional(number, 0.2)
     webhook_rejections_per_s = optional(number, 0.5)
     function_5xx_per_s       = optional(number, 1)
+    webhook_401_per_s        = optional(number, 0)
     window_s                 = optional(number, 300)
   })
   default = {}
@@ -136,4 +164,21 @@ variable "labels" {
   description = "Extra labels on every resource that takes labels."
   type        = map(string)
   default     = {}
+}
+
+variable "propagation_waits" {
+  description = <<-EOT
+    Waits on the first apply for what Google Cloud makes visible late: service agents after their
+    API is enabled, and log-based metrics before alert policies may use them (up to ten minutes,
+    "Cannot find metric(s)" otherwise). Later applies do not wait unless the set changes.
+  EOT
+  type = object({
+    service_agents = optional(string, "60s")
+    log_metrics    = optional(string, "600s")
+  })
+  default = {}
+  validation {
+    condition     = alltrue([for d in values(var.propagation_waits) : can(regex("^[0-9]+s$", d))])
+    error_message = "propagation_waits values must be whole seconds such as \"600s\"."
+  }
 }

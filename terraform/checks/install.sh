@@ -2,7 +2,7 @@
 # Offline Terraform checks, installed into .tools/ (see terraform/checks/README.md):
 #   - the stand-in google provider: its own venv (the `tf` package needs protobuf 5, the Google
 #     clients protobuf 6+), the schema synthesised from cdktf's google provider wheel, and the
-#     plugin-dir layout `terraform init -plugin-dir` expects;
+#     plugin-dir layout `terraform init -plugin-dir` expects; a stand-in for hashicorp/time too;
 #   - checkov, in its own venv (it ships a conflicting `hcl2` module).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -30,9 +30,21 @@ exec "$provider_venv/bin/python" "$here/standin_provider/provider.py" "$provider
 SH
 chmod +x "$plugin_dir/terraform-provider-google_v6.50.0"
 
+# hashicorp/time (time_sleep only), served by the same stand-in process with a hand-written schema.
+"$provider_venv/bin/python" "$here/standin_provider/time_schema.py" "$provider_venv/time-schema.pb"
+time_dir="$tools/terraform-plugins/registry.terraform.io/hashicorp/time/0.13.1/linux_amd64"
+mkdir -p "$time_dir"
+cat > "$time_dir/terraform-provider-time_v0.13.1" <<SH
+#!/bin/sh
+exec "$provider_venv/bin/python" "$here/standin_provider/provider.py" "$provider_venv/time-schema.pb"
+SH
+chmod +x "$time_dir/terraform-provider-time_v0.13.1"
+
 checkov_venv="$tools/checkov"
 if [ ! -f "$checkov_venv/.installed" ]; then
   "$python" -m venv "$checkov_venv"
   quiet_pip "$checkov_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/checkov-requirements.txt"
   touch "$checkov_venv/.installed"
 fi
+# Mark both as current for make (the time stand-in and the wrapper scripts were rewritten above).
+touch "$provider_venv/.installed" "$checkov_venv/.installed"

@@ -63,10 +63,33 @@ def service_agent_grants(parsed: Parsed) -> list[str]:
             problems.append(
                 f"{path.name}: Pub/Sub's service agent is not granted subscriber on the source subscriptions"
             )
-        push_each = {b.get("for_each") for _, b in pushes}
-        agent_each = {b.get("for_each") for _, b in agent}
+        push_each = {json.dumps(b.get("for_each"), sort_keys=True) for _, b in pushes}
+        agent_each = {json.dumps(b.get("for_each"), sort_keys=True) for _, b in agent}
         if not push_each <= agent_each:
             problems.append(f"{path.name}: the service-agent grants do not cover every push subscription")
+    return problems
+
+
+def bigquery_subscriptions_wait_for_agent_grants(parsed: Parsed) -> list[str]:
+    """A BigQuery subscription is created only after Pub/Sub's service agent may write to its
+    dataset (dataEditor) and read the table's schema (metadataViewer): otherwise creation fails, or
+    every message is dead-lettered until the grant lands."""
+    problems = []
+    grants = {
+        name: body
+        for _, kind, name, body in resources(parsed)
+        if kind == "google_bigquery_dataset_iam_member" and "service_agent" in json.dumps(body)
+    }
+    for path, kind, name, body in resources(parsed):
+        if kind != "google_pubsub_subscription" or not blocks(body, "bigquery_config"):
+            continue
+        depends = json.dumps(body.get("depends_on", []))
+        if not any(f"google_bigquery_dataset_iam_member.{grant}" in depends for grant in grants):
+            problems.append(f"{path.name}: {kind}.{name} does not depend on the service agent's dataset grants")
+        roles = json.dumps([g.get("for_each", g.get("role")) for g in grants.values()])
+        for role in ("roles/bigquery.dataEditor", "roles/bigquery.metadataViewer"):
+            if role not in roles:
+                problems.append(f"{path.name}: Pub/Sub's service agent lacks {role} on the dataset of {kind}.{name}")
     return problems
 
 
@@ -136,7 +159,9 @@ def pipeline_settings_from_the_shared_file(parsed: Parsed, root: Path, pipeline:
     locals_text = json.dumps(main.get("locals", []))
     if "shared/src/customerio_gcp/pipeline.json" not in locals_text:
         problems.append("main.tf does not read shared/src/customerio_gcp/pipeline.json")
+    webhook = pipeline["webhook"]
     names = [spec["topic"] for spec in pipeline["topics"].values()] + [pipeline["webhook_events_topic"]]
+    names += [webhook[k] for k in ("quarantine_topic", "quarantine_subscription", "routing_subscription")]
     for path, kind, name, body in resources(parsed):
         text = json.dumps(body)
         for topic in names:

@@ -5,6 +5,7 @@ environment; checkov with our custom policies; and each check failing on a plant
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def test_terraform_test_suite(terraform_root: Path) -> None:
     result = terraform(terraform_root, "test")
     passed, failed = result.passed_and_failed()
     assert result.code == 0, result.text
-    assert failed == 0 and passed >= 13, f"terraform test ran {passed} tests:\n{result.text}"
+    assert failed == 0 and passed >= 25, f"terraform test ran {passed} tests:\n{result.text}"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -38,6 +39,31 @@ def test_each_environment_plans(terraform_root: Path, environment: str) -> None:
     result = terraform(terraform_root, "test", "-test-directory=tests/environments", f"-var-file={var_file}")
     passed, failed = result.passed_and_failed()
     assert result.code == 0 and failed == 0 and passed == 1, result.text
+
+
+def test_bootstrap_validates_and_its_tests_pass() -> None:
+    root = REPO / "terraform" / "bootstrap"
+    assert init(root).code == 0
+    result = terraform(root, "validate")
+    assert result.code == 0, result.text
+    result = terraform(root, "test")
+    passed, failed = result.passed_and_failed()
+    assert result.code == 0 and failed == 0 and passed == 3, result.text
+
+
+def test_each_environment_has_its_own_state_bucket(terraform_root: Path) -> None:
+    """backend.hcl names the bucket terraform/bootstrap creates in that environment's project."""
+    buckets = set()
+    for environment in ENVIRONMENTS:
+        tfvars = parse(terraform_root / "envs" / environment)[
+            terraform_root / "envs" / environment / "terraform.tfvars"
+        ]
+        backend = (terraform_root / "envs" / environment / "backend.hcl").read_text()
+        bucket = re.search(r'^bucket\s*=\s*"([^"]+)"', backend, re.M)
+        assert bucket, backend
+        assert bucket.group(1) == f"{tfvars['project_id']}-tfstate", f"{environment}: {bucket.group(1)}"
+        buckets.add(bucket.group(1))
+    assert len(buckets) == len(ENVIRONMENTS), "no two environments share a state bucket"
 
 
 def test_environments_differ_only_in_variables(terraform_root: Path) -> None:
@@ -55,6 +81,7 @@ def run_rules(root: Path) -> list[str]:
     return [
         *rules.push_subscriptions_retry_and_dead_letter(parsed),
         *rules.service_agent_grants(parsed),
+        *rules.bigquery_subscriptions_wait_for_agent_grants(parsed),
         *rules.no_secret_values(parsed),
         *rules.functions_have_own_service_accounts(parsed),
         *rules.no_basic_roles(parsed),
@@ -103,7 +130,7 @@ def plant(tmp_path: Path, relative: str, old: str, new: str) -> Path:
         ),
         (
             "modules/pubsub_pipeline/main.tf",
-            "  topic                      = google_pubsub_topic.source[each.key].id\n",
+            '  topic                      = "${local.topic_ids}/${google_pubsub_topic.source[each.key].name}"\n',
             "",
             'The argument "topic" is required',
         ),
@@ -115,8 +142,8 @@ def plant(tmp_path: Path, relative: str, old: str, new: str) -> Path:
         ),
         (
             "modules/function/main.tf",
-            "    entry_point = var.entry_point\n",
-            "    entry_point = var.entry_point\n    runtime_version = 3\n",
+            "    entry_point       = var.entry_point\n",
+            "    entry_point       = var.entry_point\n    runtime_version = 3\n",
             'An argument named "runtime_version" is not expected here',
         ),
         (
@@ -206,8 +233,35 @@ def test_rules_catch_a_missing_dead_letter_policy_and_grants(tmp_path: Path, pac
             'service_account_email            = "default@developer.gserviceaccount.com"',
             "does not run as a service account created for it",
         ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            "  depends_on = [google_bigquery_dataset_iam_member.agent_writes_events]\n",
+            "",
+            "webhook_bigquery does not depend on the service agent's dataset grants",
+        ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            'toset(["roles/bigquery.dataEditor", "roles/bigquery.metadataViewer"])',
+            'toset(["roles/bigquery.dataEditor"])',
+            "lacks roles/bigquery.metadataViewer",
+        ),
+        (
+            "modules/pubsub_pipeline/main.tf",
+            "name                       = local.webhook.quarantine_topic",
+            'name                       = "customerio-webhook-quarantine"',
+            "hard-codes topic customerio-webhook-quarantine",
+        ),
     ],
-    ids=["basic-role", "undeclared-variable", "secret-in-tfvars", "hard-coded-retry", "shared-service-account"],
+    ids=[
+        "basic-role",
+        "undeclared-variable",
+        "secret-in-tfvars",
+        "hard-coded-retry",
+        "shared-service-account",
+        "bigquery-subscription-before-grants",
+        "agent-without-metadata-viewer",
+        "hard-coded-quarantine-topic",
+    ],
 )
 def test_rules_catch_a_planted_mistake(
     tmp_path: Path, packaged: Path, relative: str, old: str, new: str, expected: str
@@ -227,3 +281,40 @@ def test_checkov_catches_a_push_subscription_without_dead_letter(tmp_path: Path)
     )
     failed = {c["check_id"] for c in checkov(planted)["results"]["failed_checks"]}
     assert {"CKV2_CIO_1", "CKV2_CIO_2"} <= failed
+
+
+# Planted together in one copy (one `terraform test` instead of three): each breaks a different run.
+TERRAFORM_TEST_PLANTS = [
+    (
+        "modules/pubsub_pipeline/main.tf",
+        '"attributes.metric = \\"${metric}\\""',
+        '"attributes.event = \\"${metric}\\""',
+        "the routing subscription selects the routed metrics",
+    ),
+    (
+        "modules/monitoring/main.tf",
+        'configuration_error_classes = ["AuthenticationError", "ForbiddenError", "RegionMismatchError"]',
+        'configuration_error_classes = ["AuthenticationError", "RegionMismatchError"]',
+        "the metric counts retried deliveries Customer.io refused",
+    ),
+    (
+        "main.tf",
+        "    track         = var.functions.track_concurrency\n",
+        "    track         = var.functions.concurrency\n",
+        "identify and track coalesce at 80 per instance",
+    ),
+]
+
+
+def test_terraform_test_catches_planted_webhook_alert_and_scaling_mistakes(tmp_path: Path, packaged: Path) -> None:
+    root = copy_tree(tmp_path)
+    for relative, old, new, _ in TERRAFORM_TEST_PLANTS:
+        path = root / relative
+        text = path.read_text()
+        assert old in text, f"the planted mistake's anchor moved: {old!r}"
+        path.write_text(text.replace(old, new, 1))
+    assert init(root).code == 0
+    result = terraform(root, "test")
+    assert result.code != 0
+    for *_, expected in TERRAFORM_TEST_PLANTS:
+        assert expected in result.text, f"{expected!r} did not fail:\n{result.text[-3000:]}"

@@ -2,8 +2,9 @@
 
 It serves the synthesised schema (`build_schema.py`) over Terraform's plugin protocol 6 using the
 generated stubs and certificate helper of the PyPI package `tf`, and answers the calls that
-validation and `terraform test` with `mock_provider "google"` make. It plans and applies nothing:
-a plan without `mock_provider` fails, by design.
+validation and `terraform test` with `mock_provider "google"` make, and validates known values as
+the real provider and the APIs do (validation.py). It plans and applies nothing: a plan without
+`mock_provider` fails, by design.
 
     python provider.py <schema.pb>     (Terraform starts it through the plugin-dir wrapper)
 """
@@ -18,12 +19,44 @@ import tempfile
 from concurrent import futures
 
 import grpc
+import msgpack
 from tf.gen import grpc_controller_pb2 as controller_pb
 from tf.gen import grpc_controller_pb2_grpc as controller_rpc
 from tf.gen import grpc_stdio_pb2_grpc as stdio_rpc
 from tf.gen import tfplugin_pb2 as pb
 from tf.gen import tfplugin_pb2_grpc as rpc
 from tf.runner import _self_signed_cert
+from validation import UNKNOWN, validate
+
+
+def decode(dynamic_value: pb.DynamicValue) -> object:
+    """A configuration as Terraform sends it (msgpack; unknown values are extension 0)."""
+    if not dynamic_value.msgpack:
+        return None
+
+    def ext_hook(code: int, data: bytes) -> object:
+        return UNKNOWN if code == 0 else msgpack.ExtType(code, data)
+
+    return msgpack.unpackb(dynamic_value.msgpack, ext_hook=ext_hook, raw=False, strict_map_key=False)
+
+
+def diagnostics(type_name: str, config: object) -> list[pb.Diagnostic]:
+    """The real provider's validation of known values (validation.py), as Terraform diagnostics."""
+    found = []
+    for problem in validate(type_name, config):
+        steps = [
+            pb.AttributePath.Step(element_key_int=s) if isinstance(s, int) else pb.AttributePath.Step(attribute_name=s)
+            for s in problem.path
+        ]
+        found.append(
+            pb.Diagnostic(
+                severity=pb.Diagnostic.ERROR,
+                summary=f"Invalid {'.'.join(str(s) for s in problem.path)} ({type_name})",
+                detail=f"{problem.detail}\nSource: {problem.rule.source}",
+                attribute=pb.AttributePath(steps=steps),
+            )
+        )
+    return found
 
 
 class StandInProvider(rpc.ProviderServicer):
@@ -45,7 +78,7 @@ class StandInProvider(rpc.ProviderServicer):
         return pb.ValidateProviderConfig.Response()
 
     def ValidateResourceConfig(self, request, context):  # noqa: N802, ANN001, ANN201
-        return pb.ValidateResourceConfig.Response()
+        return pb.ValidateResourceConfig.Response(diagnostics=diagnostics(request.type_name, decode(request.config)))
 
     def ValidateDataResourceConfig(self, request, context):  # noqa: N802, ANN001, ANN201
         return pb.ValidateDataResourceConfig.Response()

@@ -4,4 +4,5 @@ region      = "europe-west1"
 customerio  = { region = "eu", track_rps = 100, transactional_rps = 100 }
 bigquery    = { location = "EU" }
 functions   = { concurrency = 8, webhook_max_instances = 20 }
-# notification_channels = ["projects/my-company-customerio-prod/notificationChannels/1234567890"]
+# Required in prod (a validation refuses an empty list): gcloud beta monitoring channels list
+notification_channels = ["projects/my-company-customerio-prod/notificationChannels/1234567890"]

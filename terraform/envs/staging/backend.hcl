@@ -1,2 +1,3 @@
-bucket = "my-company-terraform-state"
-prefix = "customerio-gcp/staging"
+# Created by terraform/bootstrap (output backend_config): this environment's own state bucket.
+bucket = "my-company-customerio-stg-tfstate"
+prefix = "customerio-gcp"

@@ -72,13 +72,3 @@ resource "google_bigquery_table" "delivery_funnel" {
 
   depends_on = [google_bigquery_table.events_unique]
 }
-
-# Streaming inserts need dataEditor on the table only, not on the dataset.
-resource "google_bigquery_table_iam_member" "writer" {
-  for_each   = var.writers
-  project    = var.project_id
-  dataset_id = google_bigquery_dataset.this.dataset_id
-  table_id   = google_bigquery_table.events.table_id
-  role       = "roles/bigquery.dataEditor"
-  member     = each.value
-}

@@ -38,12 +38,6 @@ variable "partition_expiration_days" {
   }
 }
 
-variable "writers" {
-  description = "Members allowed to insert rows (webhook-ingest's service account), by a static key."
-  type        = map(string)
-  default     = {}
-}
-
 variable "deletion_protection" {
   description = "Protect the table from terraform destroy."
   type        = bool

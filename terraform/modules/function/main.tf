@@ -1,9 +1,19 @@
 # One Cloud Function (2nd gen) with its own least-privilege service account. Callers grant that
 # account what the function needs (secrets, topics, datasets); this module grants nothing else.
+# The build runs as a build service account the caller provides (never the default Cloud Build or
+# Compute account, which get no roles in organisations that follow the 2024 default policy) and
+# pushes its image to the caller's Artifact Registry repository.
+
+locals {
+  # The Cloud Run service behind a 2nd-gen function: service_config[0].service is its full
+  # resource name (projects/P/locations/R/services/NAME); metrics and IAM want the short NAME.
+  service_path = google_cloudfunctions2_function.this.service_config[0].service
+  service_name = regex("[^/]+$", local.service_path)
+}
 
 resource "google_service_account" "this" {
   project      = var.project_id
-  account_id   = "fn-${substr(var.name, 0, 27)}"
+  account_id   = var.service_account_id
   display_name = "Cloud Function ${var.name}"
 }
 
@@ -22,8 +32,10 @@ resource "google_cloudfunctions2_function" "this" {
   labels   = var.labels
 
   build_config {
-    runtime     = var.runtime
-    entry_point = var.entry_point
+    runtime           = var.runtime
+    entry_point       = var.entry_point
+    service_account   = "projects/${var.project_id}/serviceAccounts/${var.build_service_account_email}"
+    docker_repository = var.docker_repository
     source {
       storage_source {
         bucket = var.source_bucket
@@ -51,7 +63,7 @@ resource "google_cloud_run_service_iam_member" "invoker" {
   for_each = var.public ? { public = "allUsers" } : var.invokers
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.this.service_config[0].service
+  service  = local.service_name
   role     = "roles/run.invoker"
   member   = each.value
 }

@@ -14,6 +14,11 @@ output "service_account_member" {
 }
 
 output "service" {
-  description = "The Cloud Run service behind the function."
-  value       = google_cloudfunctions2_function.this.service_config[0].service
+  description = "The Cloud Run service behind the function: its full resource name (projects/P/locations/R/services/NAME)."
+  value       = local.service_path
+}
+
+output "service_name" {
+  description = "The Cloud Run service's short name, as Cloud Monitoring's resource.labels.service_name holds it."
+  value       = local.service_name
 }

@@ -9,11 +9,41 @@ variable "region" {
 }
 
 variable "name" {
-  description = "Function name (also the service account's base name)."
+  description = "Function name, which is also the name of its Cloud Run service."
   type        = string
   validation {
-    condition     = length(regexall("^[a-z][a-z0-9-]{0,48}[a-z0-9]$", var.name)) > 0
-    error_message = "name must be lower-case letters, digits and '-', 2-50 characters, starting with a letter."
+    # Function ids: 4-63 of [a-z0-9-] (Cloud Functions v2 API); Cloud Run service names: at most 49,
+    # starting with a letter, not ending with '-'.
+    condition     = can(regex("^[a-z][a-z0-9-]{2,47}[a-z0-9]$", var.name))
+    error_message = "name must be 4-49 lower-case letters, digits and '-', start with a letter and not end with '-' (Cloud Run service name rules)."
+  }
+}
+
+variable "service_account_id" {
+  description = "account_id of the function's own service account (the part before '@')."
+  type        = string
+  validation {
+    # The provider's verify.ValidateRFC1035Name(6, 30) (resource_google_service_account.go).
+    condition     = can(regex("^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$", var.service_account_id))
+    error_message = "service_account_id must be 6-30 characters: a lower-case letter, then letters, digits or '-', ending with a letter or digit (RFC 1035)."
+  }
+}
+
+variable "build_service_account_email" {
+  description = "Email of the service account Cloud Build runs this function's build as (logging.logWriter, artifactregistry.writer on the repository, storage.objectViewer on the source bucket)."
+  type        = string
+  validation {
+    condition     = can(regex("^[^@]+@[^@]+\\.iam\\.gserviceaccount\\.com$", var.build_service_account_email))
+    error_message = "build_service_account_email must be a user-managed service account (NAME@PROJECT.iam.gserviceaccount.com), not a default account."
+  }
+}
+
+variable "docker_repository" {
+  description = "Artifact Registry repository the build pushes the function's image to: projects/P/locations/R/repositories/NAME."
+  type        = string
+  validation {
+    condition     = can(regex("^projects/[^/]+/locations/[^/]+/repositories/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", var.docker_repository))
+    error_message = "docker_repository must be projects/PROJECT/locations/REGION/repositories/NAME."
   }
 }
 

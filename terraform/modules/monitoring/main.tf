@@ -3,7 +3,10 @@
 
 locals {
   log_source = "resource.type=\"cloud_run_revision\""
-  window     = "${var.thresholds.window_s}s"
+  # Customer.io answers that no retry can fix by itself: a wrong key (401), a key without the
+  # right scope (403), the other region's endpoint. The delivery functions retry them.
+  configuration_error_classes = ["AuthenticationError", "ForbiddenError", "RegionMismatchError"]
+  window                      = "${var.thresholds.window_s}s"
   alert_rate = {
     errors = {
       metric    = google_logging_metric.operation_errors.name
@@ -131,6 +134,70 @@ resource "google_logging_metric" "dead_letters" {
   }
 }
 
+# A new log-based metric is unknown to Cloud Monitoring for up to ten minutes: an alert policy on
+# it fails with "Cannot find metric(s)" (hashicorp/terraform-provider-google#11102). The policies
+# on log-based metrics wait here; the wait is repeated only when the set of metrics changes.
+resource "time_sleep" "log_metrics_visible" {
+  create_duration = var.metrics_wait
+  triggers = {
+    metrics = join(",", [
+      google_logging_metric.operation_latency.name, google_logging_metric.operation_errors.name,
+      google_logging_metric.rate_limited.name, google_logging_metric.webhook_rejections.name,
+      google_logging_metric.dead_letters.name, google_logging_metric.configuration_errors.name,
+    ])
+  }
+}
+
+# Customer.io refusing our credentials or workspace region: the delivery functions keep retrying
+# these (logged with metric="delivery", outcome="retry") instead of dead-lettering, so nothing is
+# lost while a person fixes the key or the region; this metric and its alert are how they learn.
+resource "google_logging_metric" "configuration_errors" {
+  project     = var.project_id
+  name        = "customerio/configuration_errors"
+  description = "Deliveries retried because Customer.io refused the credentials or the workspace region."
+  filter      = "${local.log_source} AND jsonPayload.metric=\"delivery\" AND jsonPayload.outcome=\"retry\" AND jsonPayload.error_class=(${join(" OR ", [for c in local.configuration_error_classes : "\"${c}\""])})"
+  label_extractors = {
+    error_class = "EXTRACT(jsonPayload.error_class)"
+    function    = "EXTRACT(jsonPayload.function)"
+  }
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    labels {
+      key = "error_class"
+    }
+    labels {
+      key = "function"
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "configuration_errors" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Customer.io refuses our credentials or region (deliveries held)"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "Deliveries are being retried, not lost, because Customer.io answers ${join(", ", local.configuration_error_classes)}. Check the Track/App API keys in Secret Manager (a rotated key is read at the next 401) and `customerio.region` (us or eu) of this environment. Messages wait in their subscriptions (7 days) meanwhile."
+    mime_type = "text/markdown"
+  }
+  conditions {
+    display_name = "configuration errors"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.configuration_errors.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+  depends_on = [time_sleep.log_metrics_visible]
+}
+
 resource "google_monitoring_alert_policy" "dead_letters_waiting" {
   project               = var.project_id
   display_name          = "[${var.environment}] Messages waiting in a dead-letter subscription"
@@ -178,6 +245,7 @@ resource "google_monitoring_alert_policy" "log_rate" {
       }
     }
   }
+  depends_on = [time_sleep.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "function_crashes" {
@@ -207,6 +275,86 @@ resource "google_monitoring_alert_policy" "function_crashes" {
   }
 }
 
+# --- reporting webhooks (durable first) ---------------------------------------------------------
+
+# Customer.io stops a reporting webhook's stream after repeated failures: sustained 401s mean the
+# signing key in Secret Manager is not the one Customer.io signs with.
+resource "google_monitoring_alert_policy" "webhook_unauthorized" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Webhook answering 401 (wrong signing key?)"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "webhook-ingest refuses Customer.io's signatures. Compare the reporting webhook's signing key in Customer.io with the secret `webhook_signing_key` (and `_next` during a rotation); Customer.io pauses a webhook that keeps failing."
+    mime_type = "text/markdown"
+  }
+  conditions {
+    display_name = "webhook 401"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.webhook.service_name}\" AND metric.type=\"run.googleapis.com/request_count\" AND metric.labels.response_code=\"401\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.thresholds.webhook_401_per_s
+      duration        = local.window
+      aggregations {
+        alignment_period     = local.window
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "webhook_quarantined" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Webhook bodies quarantined"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "Signed webhook bodies that could not be parsed wait in `${var.webhook.quarantine_subscription}` (31 days). Look at one, fix the parser, then `customerio-gcp webhooks reprocess`."
+    mime_type = "text/markdown"
+  }
+  conditions {
+    display_name = "quarantined bodies"
+    condition_threshold {
+      filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${var.webhook.quarantine_subscription}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "60s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "webhook_dead_letters" {
+  project               = var.project_id
+  display_name          = "[${var.environment}] Webhook events dead-lettered (BigQuery refused them, or the application never took them)"
+  combiner              = "OR"
+  notification_channels = var.notification_channels
+  documentation {
+    content   = "A webhook event could not be written to BigQuery (schema drift, permissions) or delivered to the application. It waits 31 days in its dead-letter subscription: inspect, fix, replay."
+    mime_type = "text/markdown"
+  }
+  dynamic "conditions" {
+    for_each = var.webhook.dead_letter_subscriptions
+    content {
+      display_name = "${conditions.key} dead letters"
+      condition_threshold {
+        filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${conditions.value}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = 0
+        duration        = "60s"
+        aggregations {
+          alignment_period   = "60s"
+          per_series_aligner = "ALIGN_MAX"
+        }
+      }
+    }
+  }
+}
+
 resource "google_monitoring_dashboard" "this" {
   project = var.project_id
   dashboard_json = jsonencode({
@@ -220,6 +368,7 @@ resource "google_monitoring_dashboard" "this" {
           { title = "Rate limited (429)", reducer = "REDUCE_SUM", metric = google_logging_metric.rate_limited.name, aligner = "ALIGN_RATE", group = [] },
           { title = "Dead-lettered by error class", reducer = "REDUCE_SUM", metric = google_logging_metric.dead_letters.name, aligner = "ALIGN_RATE", group = ["metric.label.error_class"] },
           { title = "Webhook rejections by reason", reducer = "REDUCE_SUM", metric = google_logging_metric.webhook_rejections.name, aligner = "ALIGN_RATE", group = ["metric.label.reason"] },
+          { title = "Held: Customer.io refuses credentials or region", reducer = "REDUCE_SUM", metric = google_logging_metric.configuration_errors.name, aligner = "ALIGN_RATE", group = ["metric.label.error_class"] },
           ] : {
           xPos   = (i % 2) * 6
           yPos   = floor(i / 2) * 4

@@ -11,5 +11,11 @@ output "log_metrics" {
     google_logging_metric.rate_limited.name,
     google_logging_metric.webhook_rejections.name,
     google_logging_metric.dead_letters.name,
+    google_logging_metric.configuration_errors.name,
   ]
+}
+
+output "configuration_errors_filter" {
+  description = "The log filter of the Customer.io configuration-error metric (its alert tells a person; deliveries are retried meanwhile)."
+  value       = google_logging_metric.configuration_errors.filter
 }

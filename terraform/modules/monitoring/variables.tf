@@ -9,13 +9,36 @@ variable "environment" {
 }
 
 variable "functions" {
-  description = "Function (Cloud Run service) names by role: identify, track, transactional, webhook."
+  description = "Short Cloud Run service names (not projects/.../services/NAME) by role: identify, track, transactional, webhook."
   type        = map(string)
+  validation {
+    condition     = alltrue([for name in values(var.functions) : can(regex("^[a-z][a-z0-9-]*[a-z0-9]$", name))])
+    error_message = "functions must map roles to short Cloud Run service names, as resource.labels.service_name holds them (not projects/P/locations/R/services/NAME)."
+  }
+}
+
+variable "metrics_wait" {
+  description = "How long to wait after creating the log-based metrics before creating alert policies on them (Cloud Monitoring needs up to ten minutes to see a new metric)."
+  type        = string
+  default     = "600s"
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.metrics_wait))
+    error_message = "metrics_wait must be whole seconds such as \"600s\"."
+  }
 }
 
 variable "dead_letter_subscriptions" {
   description = "Dead-letter inspection subscriptions by kind; any message there raises an alert."
   type        = map(string)
+}
+
+variable "webhook" {
+  description = "webhook-ingest's short Cloud Run service name, its quarantine subscription, and its dead-letter subscriptions (bigquery, routing)."
+  type = object({
+    service_name              = string
+    quarantine_subscription   = string
+    dead_letter_subscriptions = map(string)
+  })
 }
 
 variable "notification_channels" {
@@ -31,6 +54,7 @@ variable "thresholds" {
     rate_limited_per_s       = optional(number, 0.2)
     webhook_rejections_per_s = optional(number, 0.5)
     function_5xx_per_s       = optional(number, 1)
+    webhook_401_per_s        = optional(number, 0)
     window_s                 = optional(number, 300)
   })
   default = {}
