@@ -24,7 +24,7 @@ $(STAMP): requirements.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PA
 $(BQ_EMULATOR): scripts/install-bigquery-emulator.sh scripts/bigquery-emulator-requirements.txt
 	bash scripts/install-bigquery-emulator.sh .tools/local-bigquery
 
-$(TF_TOOLS): terraform/checks/install.sh terraform/checks/provider-requirements.txt terraform/checks/checkov-requirements.txt terraform/checks/standin_provider/build_schema.py
+$(TF_TOOLS): terraform/checks/install.sh terraform/checks/provider-requirements.txt terraform/checks/checkov-requirements.txt terraform/checks/standin_provider/build_schema.py terraform/checks/standin_provider/time_schema.py
 	bash terraform/checks/install.sh .tools
 
 install: $(STAMP) $(BQ_EMULATOR) $(TF_TOOLS) ## create .venv and .tools/ (BigQuery emulator, Terraform checks) with pinned dependencies

@@ -160,7 +160,10 @@ def pipeline_settings_from_the_shared_file(parsed: Parsed, root: Path, pipeline:
     if "shared/src/customerio_gcp/pipeline.json" not in locals_text:
         problems.append("main.tf does not read shared/src/customerio_gcp/pipeline.json")
     webhook = pipeline["webhook"]
-    names = [spec["topic"] for spec in pipeline["topics"].values()] + [pipeline["webhook_events_topic"]]
+    names = [spec["topic"] for spec in pipeline["topics"].values()] + [
+        pipeline["webhook"]["events_topic"],
+        pipeline["webhook"]["quarantine_topic"],
+    ]
     names += [webhook[k] for k in ("quarantine_topic", "quarantine_subscription", "routing_subscription")]
     for path, kind, name, body in resources(parsed):
         text = json.dumps(body)

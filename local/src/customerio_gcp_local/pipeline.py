@@ -32,6 +32,7 @@ from customerio_gcp_local.emulators import MissingToolError, require_gcloud
 from customerio_gcp_local.stack import LocalStack, wait_until
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed, so the demo's event ULIDs are reproducible
+RECEIPTS = 12
 
 
 def demo_workload() -> list[Any]:
@@ -57,6 +58,11 @@ def demo_workload() -> list[Any]:
         idempotency_key="welcome-user-1001",
     )
     messages += [welcome, welcome]  # a duplicate publish: must be sent once
+    messages += [  # receipts: Customer.io reports on each (sent, delivered, opened, …) to webhook-ingest
+        SendEmail(transactional_message_id="receipt", to=f"buyer{n}@example.com",
+                  identifiers=Identifiers(id=f"buyer-{n}"), idempotency_key=f"receipt-order-{n}")
+        for n in range(1, RECEIPTS + 1)
+    ]  # fmt: skip
     return messages
 
 
@@ -80,7 +86,7 @@ def run_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]:
         f"published {published} messages ({len(messages)} demo, 1 bound to fail at Customer.io, 2 malformed)", file=out
     )
 
-    expected_operations = Counter({"identify": 3, "suppress": 2, "delete": 1, "event": 3, "send_email": 1})
+    expected_operations = Counter({"identify": 3, "suppress": 2, "delete": 1, "event": 3, "send_email": 1 + RECEIPTS})
     dead: dict[str, list[Any]] = {}
 
     def settled() -> bool:
@@ -92,7 +98,10 @@ def run_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]:
     if not wait_until(settled, timeout=90, interval=0.5):
         print("warning: the pipeline did not settle within 90 s; showing what arrived so far", file=out)
     summary = summarize(stack, dead)
-    summary["sends_published"] = sum(1 for m in messages if isinstance(m, SendEmail))
+    welcome = [m for m in messages if isinstance(m, SendEmail) and m.idempotency_key == "welcome-user-1001"]
+    summary["welcome_published"] = len(welcome)
+    # What the sandbox applied, whatever it answered: the measured count, not the expected one.
+    summary["welcome_sent"] = control.applied_count("send_email", key_field="to").get("ada@example.com", 0)
     print_summary(summary, out)
     return summary
 
@@ -121,29 +130,10 @@ def summarize(stack: LocalStack, dead: dict[str, list[Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def webhook_sample(now: int) -> list[dict[str, Any]]:
-    """What Customer.io would report about two deliveries of a campaign, one of them bouncing."""
-
-    def event(n: int, metric: str, delivery: str, **extra: Any) -> dict[str, Any]:
-        data = {"delivery_id": delivery, "campaign_id": 7, "recipient": f"{delivery}@example.com"} | extra
-        data["identifiers"] = {"id": f"user-{delivery}"}
-        return {
-            "event_id": f"01JDEMO{n:019d}",
-            "object_type": "email",
-            "metric": metric,
-            "timestamp": now,
-            "data": data,
-        }
-
-    return [
-        event(1, "sent", "d1"), event(2, "delivered", "d1"), event(3, "opened", "d1"),
-        event(4, "clicked", "d1", href="https://example.com/pricing", link_id=3),
-        event(5, "sent", "d2"), event(6, "bounced", "d2", failure_message="550 mailbox unavailable"),
-    ]  # fmt: skip
-
-
 def run_webhook_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]:
-    """Send signed sample events (one twice) and a forged one; show what landed in BigQuery."""
+    """Close the loop: the sandbox reports on the sends the demo made, as a workspace's reporting
+    webhook would (signed, in order, retried), webhook-ingest keeps them in Pub/Sub, the BigQuery
+    subscription writes them; then a forged post and a signed body that cannot be parsed."""
     import httpx
 
     from customerio_gcp.webhooks.signature import signed_headers
@@ -151,23 +141,20 @@ def run_webhook_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]
     assert stack.webhook_url is not None, "the stack runs without webhook-ingest"
     assert stack.bigquery is not None
     assert stack.bigquery_subscription is not None
-    events = webhook_sample(int(time.time()))
-    answers = []
+    control = stack.control
+    control.flush_webhooks(timeout=60)
+    reported = control.webhooks()
+    sent = reported["sent"]
+    wait_until(lambda: stack.bigquery_subscription is not None and stack.bigquery_subscription.written >= sent,
+               timeout=60)  # fmt: skip
     with httpx.Client(timeout=10) as http:
-        for payload in [*events, events[0]]:  # Customer.io retries: the first event arrives twice
-            body = json.dumps(payload).encode()
-            answers.append(
-                http.post(
-                    stack.webhook_url, content=body, headers=signed_headers(body, stack.webhook_signing_key)
-                ).status_code
-            )
-        forged = json.dumps(events[1] | {"metric": "spammed"}).encode()
-        answers.append(
-            http.post(stack.webhook_url, content=forged, headers=signed_headers(forged, "not-the-key")).status_code
-        )
-    accepted = sum(1 for answer in answers[:-1] if answer == 200)
-    wait_until(lambda: stack.bigquery_subscription is not None and stack.bigquery_subscription.written >= accepted,
-               timeout=30)  # fmt: skip
+        forged_body = json.dumps({"event_id": "forged", "object_type": "email", "metric": "spammed",
+                                  "timestamp": int(time.time())}).encode()  # fmt: skip
+        forged = http.post(stack.webhook_url, content=forged_body,
+                           headers=signed_headers(forged_body, "not-the-key")).status_code  # fmt: skip
+        garbled = b'{"event_id": "cut short'
+        quarantined = http.post(stack.webhook_url, content=garbled,
+                                headers=signed_headers(garbled, stack.webhook_signing_key)).json()  # fmt: skip
     client = stack.bigquery
     table = f"{stack.project}.{stack.bigquery_dataset}"  # our own names, not input: no injection here
     by_metric = f"SELECT metric, COUNT(*) AS n FROM `{table}.events` GROUP BY metric ORDER BY metric"  # noqa: S608
@@ -176,21 +163,22 @@ def run_webhook_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]
     unique = next(iter(client.query(count_unique).result()))["n"]
     funnel = [dict(r.items()) for r in client.query(f"SELECT * FROM `{table}.delivery_funnel`").result()]  # noqa: S608
 
-    print("\n=== Webhook ingest → Pub/Sub → BigQuery subscription ===", file=out)
-    print(
-        f"  answers: {len(events) + 1} signed posts → {answers[:-1].count(200)} × 200; forged post → {answers[-1]}",
-        file=out,
-    )
-    print("  rows by metric: " + ", ".join(f"{r['metric']} {r['n']}" for r in stored), file=out)
+    print("\n=== Reporting webhooks: sandbox → webhook-ingest → Pub/Sub → BigQuery subscription ===", file=out)
+    print(f"  Customer.io (the sandbox) reported {sent} events on the demo's sends "
+          f"({reported['failed']} failed attempts retried, {reported['dropped']} dropped)", file=out)  # fmt: skip
+    print("  rows by metric: " + (", ".join(f"{r['metric']} {r['n']}" for r in stored) or "none"), file=out)
     print(f"  events_unique view: {unique} rows (one per event_id)", file=out)
     for row in funnel:
         print(
             f"  funnel {row['message_type']} {row['message_id']} ({row['channel']}): sent {row['sent']}, delivered "
             f"{row['delivered']}, opened {row['opened']}, clicked {row['clicked']}, bounced {row['bounced']}; "
-            f"delivery rate {row['delivery_rate']:.0%}, bounce rate {row['bounce_rate']:.0%}",
+            f"delivery rate {(row['delivery_rate'] or 0):.0%}, bounce rate {(row['bounce_rate'] or 0):.0%}",
             file=out,
         )
-    return {"answers": answers, "unique_rows": unique, "funnel": funnel}
+    print(f"  forged post → {forged}; signed but unparseable body → 200, quarantined "
+          f"{quarantined.get('quarantined')} (kept whole for `customerio-gcp`)", file=out)  # fmt: skip
+    return {"reported": sent, "unique_rows": unique, "funnel": funnel, "forged": forged,
+            "quarantined": quarantined}  # fmt: skip
 
 
 def _label(request: dict[str, Any]) -> str:
@@ -210,13 +198,12 @@ def print_summary(summary: dict[str, Any], out: Any) -> None:
         f"events {sandbox['events']}, transactional sends {sandbox['deliveries']}",
         file=out,
     )
-    sends = summary.get("sends_published", 0)
-    if sends:
-        print(
-            f"  transactional: {sends} identical sends published, {sandbox['deliveries']} sent "
-            "(the idempotency record in Firestore stopped the duplicate)",
-            file=out,
+    published, sent = summary.get("welcome_published", 0), summary.get("welcome_sent", 0)
+    if published:
+        verdict = {1: "the send-once record in Firestore stopped the duplicate", 0: "NOT SENT"}.get(
+            sent, "SENT MORE THAN ONCE"
         )
+        print(f"  welcome email: published {published} times, sent {sent} ({verdict})", file=out)
     block("Accepted requests by operation:", summary["accepted"])
     block("Accepted but ignored as duplicates:", summary["ignored"])
     block("Retried (transient failures, redelivered by Pub/Sub):", summary["retried"])

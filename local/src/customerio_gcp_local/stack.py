@@ -51,6 +51,9 @@ class LocalStack:
     with_webhook: bool = True
     pull_delivery: bool = False  # deliver with local.pusher.PullPusher instead of the emulator's push
     webhook_signing_key: str = "local-webhook-signing-key"
+    sandbox_webhooks: dict[str, Any] = field(
+        default_factory=lambda: {"rates": {"delivered": 0.9, "opened": 0.6, "clicked": 0.3, "bounced": 0.1}, "seed": 7}
+    )
     function_env: dict[str, str] = field(default_factory=dict)
     config: PipelineConfig = field(default_factory=lambda: load_pipeline().for_local_run())
 
@@ -270,6 +273,9 @@ class LocalStack:
         wait_for_port(port, timeout=60, process=webhook.process.process)
         self.webhook = webhook.process
         self.webhook_url = webhook.url
+        # Customer.io's side of the loop: the sandbox reports on every send it accepts, signed and
+        # in order, to webhook-ingest, retrying and holding later events as Customer.io does.
+        self.control.set_webhooks(self.webhook_url, self.webhook_signing_key, **self.sandbox_webhooks)
 
     def spawn_webhook(self, *, port: int | None = None) -> FunctionProcess:
         """A webhook-ingest process with the stack's environment (also for cold-start benchmarks)."""

@@ -12,7 +12,6 @@ variable "pipeline" {
   description = "The decoded shared/src/customerio_gcp/pipeline.json: topic names and delivery settings, the same the code uses."
   type = object({
     topics               = map(object({ topic = string, function = string }))
-    webhook_events_topic = string
     webhook = object({
       events_topic               = string
       bigquery_subscription      = string
