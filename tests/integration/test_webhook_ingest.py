@@ -369,3 +369,31 @@ def test_property_signed_bodies_are_always_200_and_every_item_kept(ingest: Inges
     items = payload if isinstance(payload, list) and payload else [payload]
     kept = response.body["accepted"] + response.body["quarantined"]
     assert kept == len(items) or (response.body["quarantined"] == 1 and response.body["accepted"] == 0)
+
+
+def test_quarantined_content_is_reprocessed_after_a_schema_fix(ingest: Ingest) -> None:
+    """Yesterday's code quarantined two pieces; today's accepts one of them. Reprocessing publishes
+    its event and acknowledges it; the other stays quarantined, nothing lost."""
+    from customerio_gcp_ops.quarantine import reprocess
+    from google.cloud import pubsub_v1
+
+    from customerio_gcp.webhooks.quarantine import Quarantined
+
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    fixed = json.dumps([event("q-ok-1"), event("q-ok-2", "sms", "replied")]).encode()
+    broken = b'{"event_id": "cut short'
+    for piece in (
+        Quarantined(fixed, "item 1: metric: unknown", "body", NOW),
+        Quarantined(broken, "not JSON", "body", NOW),
+    ):
+        for data, attributes in piece.messages():
+            publisher.publish(ingest.quarantine_topic, data, **attributes).result(timeout=30)
+    dry = reprocess(subscriber, publisher, ingest.quarantine_subscription, ingest.events_topic, PersonalData.HASH,
+                    dry_run=True)  # fmt: skip
+    assert (dry.pieces, dry.events, dry.still_quarantined) == (2, 2, 1)
+    assert ingest.rows() == []  # a dry run publishes nothing and keeps everything
+    report = reprocess(subscriber, publisher, ingest.quarantine_subscription, ingest.events_topic, PersonalData.HASH)
+    assert (report.pieces, report.events, report.still_quarantined) == (2, 2, 1)
+    assert [r["event_id"] for r in ingest.rows(expect=2)] == ["q-ok-1", "q-ok-2"]
+    left = [m.data for m in pull_now(ingest.quarantine_subscription)]
+    assert left == [broken]

@@ -530,6 +530,41 @@ def _sync_via_batch(obj: Context, state: Any, *, rate: float, skip_unchanged: bo
 # --- status ---------------------------------------------------------------------------------------
 
 
+@cli.group(help="Reporting webhooks: what webhook-ingest quarantined.")
+def webhooks() -> None:
+    pass
+
+
+@webhooks.command(
+    "reprocess",
+    help="Re-judge quarantined webhook content with today's code (after a schema fix); publish the events that "
+    "now pass to the events topic and acknowledge them. What still fails stays quarantined.",
+)
+@click.option("--dry-run", is_flag=True, help="say what would pass, publish nothing, keep everything")
+@click.pass_obj
+def webhooks_reprocess(obj: Context, dry_run: bool) -> None:
+    from customerio_gcp.pipeline import load
+    from customerio_gcp.settings import Settings
+    from customerio_gcp.webhooks.rows import PersonalData
+    from customerio_gcp_ops.quarantine import reprocess
+
+    names = load().webhook
+    project, suffix = obj.project, obj.suffix
+    report = reprocess(
+        obj.subscriber(),
+        obj.publisher(),
+        f"projects/{project}/subscriptions/{names.quarantine_subscription}{suffix}",
+        f"projects/{project}/topics/{names.events_topic}{suffix}",
+        PersonalData(Settings.from_env().webhook_personal_data),
+        dry_run=dry_run,
+    )
+    verb = "would publish" if dry_run else "published"
+    click.echo(f"{report.pieces} quarantined piece(s): {verb} {report.events} event(s); "
+               f"{report.still_quarantined} still fail and stay quarantined")  # fmt: skip
+    for reason, count in sorted(report.reasons.items()):
+        click.echo(f"  still failing: {reason} ({count})")
+
+
 @cli.command(help="Topics, subscriptions, backlogs and dead letters; last hour's counts from Cloud Monitoring.")
 @click.pass_obj
 def status(obj: Context) -> None:

@@ -13,8 +13,8 @@ hour), and holds every later event behind a failing one. So the answers are:
 
 A 401 stalls Customer.io's stream only when our key is wrong (Customer.io signs every request),
 so it is logged with `metric="webhook"` and alerted on. The data path, top to bottom: read the
-body (`body`) → verify (`signature`) → parse each event (`events`) → row (`rows`) or quarantine
-(`quarantine`) → publish and wait (`keeping`) → answer.
+body (`body`) → verify (`signature`) → sort the content into event messages and quarantined
+pieces (`content`) → publish and wait (`keeping`) → answer.
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from customerio_gcp.observability import log
 from customerio_gcp.webhooks.body import MAX_BODY_BYTES, BodyTooLargeError, Readable, read_bounded
-from customerio_gcp.webhooks.events import InvalidEventError, parse_event
-from customerio_gcp.webhooks.keeping import MESSAGE_LIMIT_BYTES, EventKeeper, EventMessage, StorageUnavailableError
-from customerio_gcp.webhooks.quarantine import Quarantined
-from customerio_gcp.webhooks.rows import PersonalData, to_row
+from customerio_gcp.webhooks.content import sort_content
+from customerio_gcp.webhooks.keeping import EventKeeper, StorageUnavailableError
+from customerio_gcp.webhooks.rows import PersonalData
 from customerio_gcp.webhooks.signature import SignatureError, verify
 
 KeySource = Callable[[float | None], list[str]]
@@ -97,7 +95,7 @@ class WebhookHandler:
             return WebhookResponse(401, {"error": str(exc), "reason": exc.code})
 
         received = self._clock()
-        events, quarantined = self._sort(raw, received)
+        events, quarantined = sort_content(raw, received, self._personal)
         try:
             self._keeper.keep(events, quarantined)
         except StorageUnavailableError as exc:
@@ -107,32 +105,6 @@ class WebhookHandler:
             log(logging.WARNING, "webhook content quarantined", metric="webhook_quarantine", kind=piece.kind,
                 reason=piece.reason, size=len(piece.data))  # fmt: skip
         return WebhookResponse(200, {"accepted": len(events), "quarantined": len(quarantined)})
-
-    def _sort(self, raw: bytes, received: float) -> tuple[list[EventMessage], list[Quarantined]]:
-        """A message per valid event; the body, or each invalid item, whole, for quarantine."""
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return [], [Quarantined(raw, "body is not JSON", "body", received)]
-        items = payload if isinstance(payload, list) else [payload]
-        if not items:
-            return [], [Quarantined(raw, "empty array", "body", received)]
-        received_at = datetime.fromtimestamp(received, UTC)
-        events: list[EventMessage] = []
-        quarantined: list[Quarantined] = []
-        for index, item in enumerate(items):
-            try:
-                event = EventMessage.of(to_row(parse_event(item), item, received_at, self._personal))
-                if len(event.data) > MESSAGE_LIMIT_BYTES:
-                    raise InvalidEventError("event over Pub/Sub's 10 MB message limit")
-                events.append(event)
-            except Exception as exc:  # InvalidEventError, or anything a strange event provokes: kept
-                reason = str(exc) if isinstance(exc, InvalidEventError) else f"cannot be stored ({type(exc).__name__})"
-                if not isinstance(payload, list):
-                    return [], [Quarantined(raw, reason, "body", received)]
-                item_bytes = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
-                quarantined.append(Quarantined(item_bytes, f"item {index}: {reason}", "item", received))
-        return events, quarantined
 
     def _verify(self, headers: Mapping[str, str], body: bytes) -> None:
         now = self._clock()

@@ -1,0 +1,86 @@
+"""Re-processing quarantined webhook content after a schema fix.
+
+webhook-ingest quarantines, whole, any signed content it cannot parse (it answered Customer.io
+2xx all the same). Once the code has been fixed, this re-judges each quarantined piece with the
+runtime's own `sort_content` — the very code webhook-ingest runs — publishes the events that now
+pass to the events topic (BigQuery and the application get them from there, de-duplicated on
+`event_id`), and acknowledges the piece. A piece that still does not pass is left in the
+quarantine subscription (not acknowledged), so nothing is lost by trying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from customerio_gcp.webhooks.content import sort_content
+from customerio_gcp.webhooks.quarantine import reassemble
+from customerio_gcp.webhooks.rows import PersonalData
+
+PULL_BATCH = 1  # pieces are chunked at 3 MiB: one per pull stays under gRPC's 4 MiB default
+
+
+@dataclass
+class ReprocessReport:
+    pieces: int = 0
+    events: int = 0
+    still_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def reprocess(
+    subscriber: Any,
+    publisher: Any,
+    quarantine_subscription: str,
+    events_topic: str,
+    personal: PersonalData,
+    *,
+    dry_run: bool = False,
+    max_messages: int = 10_000,
+) -> ReprocessReport:
+    received: list[Any] = []
+    while len(received) < max_messages:
+        response = subscriber.pull(
+            request={"subscription": quarantine_subscription, "max_messages": PULL_BATCH, "return_immediately": True},
+            timeout=10,
+        )
+        if not response.received_messages:
+            break
+        received += list(response.received_messages)
+    by_piece: dict[str, list[Any]] = {}
+    for item in received:
+        by_piece.setdefault(item.message.attributes.get("quarantine_id", item.message.message_id), []).append(item)
+    pieces = reassemble((item.message.data, item.message.attributes) for item in received)
+    report = ReprocessReport(pieces=len(pieces))
+    done: list[str] = []
+    leave: list[str] = []
+    for quarantine_id, (data, attributes) in pieces.items():
+        received_at = float(attributes.get("received_at") or 0)
+        events, still = sort_content(data, received_at, personal)
+        if still:
+            report.still_quarantined += 1
+            reason = still[0].reason.split(": ", 1)[-1]
+            report.reasons[reason] = report.reasons.get(reason, 0) + 1
+            leave += [item.ack_id for item in by_piece[quarantine_id]]
+            continue
+        if not dry_run:
+            futures = [publisher.publish(events_topic, e.data, **e.attributes) for e in events]
+            for future in futures:
+                future.result(timeout=60)
+        report.events += len(events)
+        done += [item.ack_id for item in by_piece[quarantine_id]]
+    incomplete = [item.ack_id for qid, items in by_piece.items() if qid not in pieces for item in items]
+    _settle(
+        subscriber, quarantine_subscription, [] if dry_run else done, leave + incomplete + (done if dry_run else [])
+    )
+    return report
+
+
+def _settle(subscriber: Any, subscription: str, ack: Sequence[str], release: Sequence[str]) -> None:
+    if ack:
+        subscriber.acknowledge(request={"subscription": subscription, "ack_ids": list(ack)})
+    if release:  # back to the subscription at once, for the next try
+        subscriber.modify_ack_deadline(
+            request={"subscription": subscription, "ack_ids": list(release), "ack_deadline_seconds": 0}
+        )

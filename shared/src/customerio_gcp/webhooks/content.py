@@ -1,0 +1,43 @@
+"""What a verified body holds: a message per valid event, and what must be quarantined whole.
+
+Used by webhook-ingest on every request, and again by `customerio-gcp webhooks reprocess` on
+quarantined content after a schema fix, so both judge content by the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from customerio_gcp.webhooks.events import InvalidEventError, parse_event
+from customerio_gcp.webhooks.keeping import MESSAGE_LIMIT_BYTES, EventMessage
+from customerio_gcp.webhooks.quarantine import Quarantined
+from customerio_gcp.webhooks.rows import PersonalData, to_row
+
+
+def sort_content(raw: bytes, received: float, personal: PersonalData) -> tuple[list[EventMessage], list[Quarantined]]:
+    """A message per valid event; the body, or each invalid array item, whole, for quarantine.
+    Never raises: whatever a signed body holds is kept one way or the other."""
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return [], [Quarantined(raw, "body is not JSON", "body", received)]
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        return [], [Quarantined(raw, "empty array", "body", received)]
+    received_at = datetime.fromtimestamp(received, UTC)
+    events: list[EventMessage] = []
+    quarantined: list[Quarantined] = []
+    for index, item in enumerate(items):
+        try:
+            event = EventMessage.of(to_row(parse_event(item), item, received_at, personal))
+            if len(event.data) > MESSAGE_LIMIT_BYTES:
+                raise InvalidEventError("event over Pub/Sub's 10 MB message limit")
+            events.append(event)
+        except Exception as exc:  # InvalidEventError, or anything a strange event provokes: kept
+            reason = str(exc) if isinstance(exc, InvalidEventError) else f"cannot be stored ({type(exc).__name__})"
+            if not isinstance(payload, list):
+                return [], [Quarantined(raw, reason, "body", received)]
+            item_bytes = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+            quarantined.append(Quarantined(item_bytes, f"item {index}: {reason}", "item", received))
+    return events, quarantined
