@@ -13,7 +13,7 @@ import httpx
 import pytest
 from customerio_sandbox import Sandbox, SandboxControl
 
-from customerio_gcp.customerio import AppClient, Identifiers, PermanentError, Region, TrackClient
+from customerio_gcp.customerio import AppClient, Identifiers, Region, RegionMismatchError, TrackClient
 from customerio_gcp.customerio.app import EmailRequest
 
 
@@ -63,8 +63,11 @@ def test_an_eu_workspace_on_the_us_host_is_a_configuration_error(eu_sandbox: San
     client = TrackClient.with_credentials(
         creds.site_id, creds.track_api_key, region=Region.US, client=routed(eu_sandbox)
     )
-    with pytest.raises(PermanentError, match=r"redirected to track-eu\.customer\.io: is the region setting right"):
+    with pytest.raises(
+        RegionMismatchError, match=r"redirected to track-eu\.customer\.io: is the region setting right"
+    ) as caught:
         client.identify(Identifiers(id="u1"), {"a": 1})
+    assert caught.value.retryable  # waits for the setting to be fixed instead of dead-lettering the stream
 
 
 def test_region_endpoint_reports_the_workspace_region(eu_sandbox: Sandbox) -> None:

@@ -147,7 +147,7 @@ def test_plain_environment_values_win_for_local_runs(sandbox: Sandbox, control: 
 
 
 def test_the_next_webhook_key_may_be_empty_outside_a_rotation(
-    secret_manager: FakeSecretManager, bigquery_emulator: str
+    secret_manager: FakeSecretManager, pubsub_emulator: str, unique: str
 ) -> None:
     """Terraform creates the `_next` secret without a version; webhook-ingest must still work."""
     import json
@@ -155,7 +155,9 @@ def test_the_next_webhook_key_may_be_empty_outside_a_rotation(
 
     from customerio_gcp.webhooks.signature import signed_headers
     from customerio_gcp.wiring.webhook_ingest import build_webhook_handler
+    from tests.conftest import topic_with_subscription
 
+    events_topic, _ = topic_with_subscription(f"keys-events-{unique}")
     secret_manager.set("signing", "current-key")
     settings = Settings.from_env(
         {
@@ -163,19 +165,19 @@ def test_the_next_webhook_key_may_be_empty_outside_a_rotation(
             "SECRET_MANAGER_ENDPOINT": secret_manager.endpoint,
             "CIO_WEBHOOK_SIGNING_KEY_SECRET": "signing",
             "CIO_WEBHOOK_SIGNING_KEY_NEXT_SECRET": "signing-next",  # no version
-            "BIGQUERY_ENDPOINT": bigquery_emulator,
-            "BIGQUERY_DATASET": "no_such_dataset",
+            "WEBHOOK_EVENTS_TOPIC": events_topic,
+            "WEBHOOK_QUARANTINE_TOPIC": events_topic.replace("keys-events", "no-such-topic"),
         }
     )
     handler = build_webhook_handler(settings)
     body = json.dumps(
         {"event_id": "e1", "object_type": "email", "metric": "sent", "timestamp": int(time.time())}
     ).encode()
-    # Signature checks pass with the current key (storage then fails: 503, not a 401 or a crash).
-    assert handler.handle("POST", signed_headers(body, "current-key"), body).status == 503
+    # Signature checks pass with the current key, and the event is kept.
+    assert handler.handle("POST", signed_headers(body, "current-key"), body).status == 200
     secret_manager.set("signing-next", "next-key")  # a rotation begins: the key is re-read on a mismatch
-    assert handler.handle("POST", signed_headers(body, "next-key"), body).status == 503
-    assert handler.handle("POST", signed_headers(body, "current-key"), body).status == 503  # both accepted
+    assert handler.handle("POST", signed_headers(body, "next-key"), body).status == 200
+    assert handler.handle("POST", signed_headers(body, "current-key"), body).status == 200  # both accepted
     assert handler.handle("POST", signed_headers(body, "other-key"), body).status == 401
 
 
