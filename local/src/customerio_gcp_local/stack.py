@@ -287,6 +287,7 @@ class LocalStack:
             "CIO_WEBHOOK_SIGNING_KEY": self.webhook_signing_key,
             "WEBHOOK_EVENTS_TOPIC": self.webhook_events_topic,
             "WEBHOOK_QUARANTINE_TOPIC": self.webhook_quarantine_topic,
+            "THREADS": "32",  # as Terraform sets it: one gunicorn thread per concurrent request
             **self.function_env,
         }
         executable = Path(sys.executable).with_name("functions-framework")

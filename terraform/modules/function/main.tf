@@ -51,10 +51,12 @@ resource "google_cloudfunctions2_function" "this" {
     available_memory                 = var.scaling.memory
     available_cpu                    = var.scaling.cpu
     timeout_seconds                  = var.scaling.timeout_s
-    environment_variables            = var.env_vars
-    ingress_settings                 = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.this.email
+    # functions-framework serves with gunicorn threads (default 4 per vCPU): one thread per request
+    # the instance may be sent, or the concurrency above would queue inside the instance.
+    environment_variables          = merge(var.env_vars, { THREADS = tostring(var.scaling.concurrency) })
+    ingress_settings               = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.this.email
   }
 }
 

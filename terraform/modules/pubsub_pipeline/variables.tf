@@ -11,7 +11,7 @@ variable "project_number" {
 variable "pipeline" {
   description = "The decoded shared/src/customerio_gcp/pipeline.json: topic names and delivery settings, the same the code uses."
   type = object({
-    topics               = map(object({ topic = string, function = string }))
+    topics = map(object({ topic = string, function = string }))
     webhook = object({
       events_topic               = string
       bigquery_subscription      = string

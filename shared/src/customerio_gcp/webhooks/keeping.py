@@ -50,7 +50,7 @@ class EventKeeper:
         *,
         client: Any = None,
         timeout: float = PUBLISH_TIMEOUT_S,
-        max_latency_s: float = 0.005,
+        max_latency_s: float = 0.01,
     ) -> None:
         if not events_topic.startswith("projects/") or not quarantine_topic.startswith("projects/"):
             raise ValueError("topics must be full paths: projects/<project>/topics/<topic>")
