@@ -162,7 +162,7 @@ run "pubsub_pipeline_retry_dead_letter_and_agent_grants" {
   }
 
   assert {
-    condition     = alltrue([for s in google_pubsub_subscription.push : s.dead_letter_policy[0].max_delivery_attempts == 5])
+    condition     = alltrue([for s in google_pubsub_subscription.push : s.dead_letter_policy[0].max_delivery_attempts == 100])
     error_message = "every push subscription dead-letters after the configured attempts"
   }
   assert {
@@ -221,7 +221,7 @@ run "webhook_events_durable_first" {
     error_message = "a BigQuery subscription writes each event into the events table by the table's schema"
   }
   assert {
-    condition     = google_pubsub_subscription.webhook_bigquery.dead_letter_policy[0].dead_letter_topic == "projects/acme-customerio-dev/topics/customerio-webhook-events-bigquery-dead-letter" && google_pubsub_subscription.webhook_bigquery.dead_letter_policy[0].max_delivery_attempts == 5
+    condition     = google_pubsub_subscription.webhook_bigquery.dead_letter_policy[0].dead_letter_topic == "projects/acme-customerio-dev/topics/customerio-webhook-events-bigquery-dead-letter" && google_pubsub_subscription.webhook_bigquery.dead_letter_policy[0].max_delivery_attempts == 100
     error_message = "rows BigQuery refuses are dead-lettered to their own topic"
   }
   assert {

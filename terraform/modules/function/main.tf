@@ -24,6 +24,12 @@ resource "google_storage_bucket_object" "source" {
   source = var.source_archive
 }
 
+locals {
+  # functions-framework serves with gunicorn threads (default 4 per vCPU): one thread per request
+  # the instance may be sent, or the concurrency set below would queue inside the instance.
+  env_vars = merge(var.env_vars, { THREADS = tostring(var.scaling.concurrency) })
+}
+
 resource "google_cloudfunctions2_function" "this" {
   #checkov:skip=CKV_GCP_124:Only webhook-ingest is public (var.public): Customer.io calls it from the internet and every request is HMAC-verified; delivery functions are internal-only.
   project  = var.project_id
@@ -51,12 +57,10 @@ resource "google_cloudfunctions2_function" "this" {
     available_memory                 = var.scaling.memory
     available_cpu                    = var.scaling.cpu
     timeout_seconds                  = var.scaling.timeout_s
-    # functions-framework serves with gunicorn threads (default 4 per vCPU): one thread per request
-    # the instance may be sent, or the concurrency above would queue inside the instance.
-    environment_variables          = merge(var.env_vars, { THREADS = tostring(var.scaling.concurrency) })
-    ingress_settings               = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision = true
-    service_account_email          = google_service_account.this.email
+    environment_variables            = local.env_vars
+    ingress_settings                 = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.this.email
   }
 }
 
