@@ -66,3 +66,30 @@ def test_json_schemas_are_exported_and_current() -> None:
 def test_anonymous_event_names_are_limited_too() -> None:
     with pytest.raises(LimitExceededError, match="event name is 101 bytes"):
         decode("track", raw(op="anonymous_event", anonymous_id="a", name="n" * 101, timestamp=1))
+
+
+@pytest.mark.parametrize(
+    ("message", "request_model"),
+    [
+        ("SendEmail", "EmailRequest"),
+        ("SendPush", "PushRequest"),
+        ("SendSms", "SmsRequest"),
+        ("TriggerBroadcast", "BroadcastTrigger"),
+    ],
+)
+def test_the_contract_declares_exactly_the_request_fields_plus_its_envelope(message: str, request_model: str) -> None:
+    """The wire contract owns its models (a client change must not change it silently), and the
+    service maps each message to its request by field name: the two must list the same fields,
+    with the same aliases, apart from the contract's own envelope (v, op, idempotency_key,
+    timestamp), so the mapping can never drop or invent a field."""
+    from customerio_gcp.customerio import app
+    from customerio_gcp.messages import models
+    from customerio_gcp.service import ENVELOPE
+
+    contract = getattr(models, message).model_fields
+    client = getattr(app, request_model).model_fields
+    assert set(contract) - ENVELOPE == set(client)
+    assert {n: f.alias for n, f in contract.items() if n not in ENVELOPE} == {n: f.alias for n, f in client.items()}
+    assert {n: f.is_required() for n, f in contract.items() if n not in ENVELOPE} == {
+        n: f.is_required() for n, f in client.items()
+    }
