@@ -184,6 +184,13 @@ def test_a_batch_keeps_its_valid_events_and_quarantines_each_invalid_item(ingest
     assert {attrs["reason"].split(":")[0] for _, attrs in kept.values()} == {"item 1", "item 3"}
 
 
+def test_an_event_id_too_long_for_a_pubsub_attribute_is_quarantined_not_refused(ingest: Ingest) -> None:
+    """A value Pub/Sub would refuse must not turn into a 503 that Customer.io retries for a week."""
+    long_id = event("é" * 1000)  # 1,000 characters, 2,000 bytes
+    response = post(ingest.handler(), [long_id, event("fine-1")])
+    assert response.status == 200 and response.body == {"accepted": 1, "quarantined": 1}
+
+
 def test_a_two_megabyte_sent_event_with_body_content_is_stored(ingest: Ingest) -> None:
     """Customer.io's "Body Content" option puts whole emails into `sent` events."""
     html = "<html><body>" + "<p>Your receipt, line by line.</p>" * 60_000 + "</body></html>"

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 
 from customerio_gcp.webhooks.events import InvalidEventError, parse_event
-from customerio_gcp.webhooks.keeping import MESSAGE_LIMIT_BYTES, EventMessage
+from customerio_gcp.webhooks.keeping import ATTRIBUTE_LIMIT_BYTES, MESSAGE_LIMIT_BYTES, EventMessage
 from customerio_gcp.webhooks.quarantine import Quarantined
 from customerio_gcp.webhooks.rows import PersonalData, to_row
 
@@ -33,6 +33,8 @@ def sort_content(raw: bytes, received: float, personal: PersonalData) -> tuple[l
             event = EventMessage.of(to_row(parse_event(item), item, received_at, personal))
             if len(event.data) > MESSAGE_LIMIT_BYTES:
                 raise InvalidEventError("event over Pub/Sub's 10 MB message limit")
+            if any(len(value.encode()) > ATTRIBUTE_LIMIT_BYTES for value in event.attributes.values()):
+                raise InvalidEventError("event_id, object_type or metric over Pub/Sub's 1024-byte attribute limit")
             events.append(event)
         except Exception as exc:  # InvalidEventError, or anything a strange event provokes: kept
             reason = str(exc) if isinstance(exc, InvalidEventError) else f"cannot be stored ({type(exc).__name__})"

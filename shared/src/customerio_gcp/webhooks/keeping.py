@@ -25,6 +25,7 @@ from customerio_gcp.webhooks.quarantine import Quarantined
 
 PUBLISH_TIMEOUT_S = 3.0  # inside Customer.io's 4 s, with room for reading and verifying
 MESSAGE_LIMIT_BYTES = 9_500_000  # Pub/Sub takes 10 MB per message, attributes included
+ATTRIBUTE_LIMIT_BYTES = 1024  # Pub/Sub's limit on an attribute value
 
 
 @dataclass(frozen=True)
