@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -126,3 +127,39 @@ def test_with_a_large_enough_budget_transient_faults_dead_letter_nothing(large_b
     assert accounting.strays == 0
     assert accounting.duplicated_sends == []
     assert sum(stack.pusher(kind).counts["failed"] for kind in stack.topology) > 0  # the faults did bite
+
+
+def test_restarted_functions_lose_nothing(large_budget: LocalStack) -> None:
+    """The emulator's push loop could stop for good after the endpoint's process restarted; the
+    pusher counts each refused connection as a failed attempt and carries on. (The large budget:
+    a restart takes 3-7 s here, which the deployed 5 attempts at 1-3 s backoff barely cover.)"""
+    stack = large_budget
+    ledger = Ledger(stack, uuid.uuid4().hex[:6])
+    before = {kind: stack.pusher(kind).counts["failed"] for kind in stack.topology}
+    restarting = threading.Event()
+
+    def publish_while_restarting() -> None:
+        wave = 0
+        while not restarting.is_set() or wave < 4:
+            ledger.publish(ledger.make(3, start=wave * 3, prefix="restart"))
+            wave += 1
+            time.sleep(0.5)
+
+    publishing = threading.Thread(target=publish_while_restarting)
+    publishing.start()
+    try:
+        for kind in ("identify", "track", "transactional"):
+            stack.restart_function(kind)  # stopped, then a new process on the same port
+    finally:
+        restarting.set()
+        publishing.join()
+    accounting = ledger.wait_settled(timeout=90)
+    failed = {kind: stack.pusher(kind).counts["failed"] - before[kind] for kind in before}
+    print(f"\nfunctions restarted one after the other while {len(ledger.items)} messages were pushed:")
+    print(f"  failed pushes (refused connections): {failed}")
+    print(accounting.report())
+
+    assert all(failed.values()), failed  # every function was down while messages were pushed to it
+    assert accounting.lost == [], accounting.report()
+    assert accounting.dead_lettered == [], accounting.report()
+    assert accounting.duplicated_sends == []
