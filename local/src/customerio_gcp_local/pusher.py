@@ -217,7 +217,7 @@ class PullPusher:
                 self._stop.wait(0.2)
             self._free_slots(slots - len(received))
             if not received:
-                self._stop.wait(0.05)
+                self._stop.wait(0.1)  # idle: poll the emulator ten times a second
                 continue
             for item in received:
                 message_id = item.message.message_id
