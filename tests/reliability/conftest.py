@@ -16,7 +16,6 @@ def stack(pubsub_emulator: str, firestore_emulator: str) -> Iterator[LocalStack]
         pubsub_emulator,
         firestore_emulator,
         with_webhook=False,
-        pull_delivery=True,  # the emulator's push loop stalls under sustained failures (local.pusher)
         function_env={"HTTP_TIMEOUT_S": "1", "HTTP_CONNECT_TIMEOUT_S": "1"},
     )
     with local:

@@ -3,7 +3,10 @@
 Used by `make run` (`customerio_gcp_local.pipeline`) and by the end-to-end tests, so both run the
 same wiring. Functions run as real functions-framework processes with the environment Terraform
 gives them in the cloud (topic paths, subscription, settings), pointed at the emulators and the
-sandbox instead of Google and Customer.io.
+sandbox instead of Google and Customer.io. Messages reach the functions through one
+`PullPusher` per delivery subscription, which plays Pub/Sub push (ack deadline, backoff,
+dead-lettering, concurrent requests) from a pull subscription: the emulator's own push loop is
+never used, since it can stall for good under sustained failures (see `local.pusher`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from customerio_gcp.publishing import Publisher
 from customerio_gcp_local import emulators
 from customerio_gcp_local.bigquery_subscription import BigQuerySubscription
 from customerio_gcp_local.processes import ManagedProcess, free_port, wait_for_port
-from customerio_gcp_local.pusher import PullPusher
+from customerio_gcp_local.pusher import DEFAULT_CONCURRENCY, PullPusher
 from customerio_gcp_local.topology import TopicPaths, create_topology
 
 
@@ -49,7 +52,7 @@ class LocalStack:
     firestore_host: str | None = None
     bigquery_endpoint: str | None = None
     with_webhook: bool = True
-    pull_delivery: bool = False  # deliver with local.pusher.PullPusher instead of the emulator's push
+    push_concurrency: int = DEFAULT_CONCURRENCY  # push requests in flight per subscription (PullPusher)
     webhook_signing_key: str = "local-webhook-signing-key"
     sandbox_webhooks: dict[str, Any] = field(
         default_factory=lambda: {"rates": {"delivered": 0.9, "opened": 0.6, "clicked": 0.3, "bounced": 0.1}, "seed": 7}
@@ -75,14 +78,14 @@ class LocalStack:
                 self.functions[kind] = self._start_function(kind)
             for function in self.functions.values():
                 wait_for_port(_port_of(function.url), timeout=60, process=function.process.process)
-            endpoints = {kind: f.url for kind, f in self.functions.items()}
-            self.topology = create_topology(
-                self.project, self.config, endpoints, suffix=self.suffix, push=not self.pull_delivery
-            )
-            if self.pull_delivery:
-                self.pushers = [
-                    PullPusher(self.topology[kind].push_subscription, endpoints[kind]).start() for kind in endpoints
-                ]
+            self.topology = create_topology(self.project, self.config, self.functions, suffix=self.suffix)
+            # The only delivery path: pull, then push with Pub/Sub push's semantics (local.pusher).
+            self.pushers = [
+                PullPusher(
+                    self.topology[kind].push_subscription, function.url, concurrency=self.push_concurrency
+                ).start()
+                for kind, function in self.functions.items()
+            ]
             if self.with_webhook:
                 self._start_webhook()
         except BaseException:
@@ -126,6 +129,11 @@ class LocalStack:
     def publisher(self) -> Publisher:
         topics = {kind: spec.topic + self.suffix for kind, spec in self.config.topics.items()}
         return Publisher(self.project, topics=topics)
+
+    def pusher(self, kind: TopicKind) -> PullPusher:
+        """The pusher delivering `kind`'s subscription to its function."""
+        subscription = self.topology[kind].push_subscription
+        return next(p for p in self.pushers if p.subscription == subscription)
 
     def pull_dead_letters(self, kind: TopicKind, *, ack: bool = False, max_messages: int = 100) -> list[Any]:
         """Messages now in `kind`'s dead-letter subscription. Without `ack` they stay there."""

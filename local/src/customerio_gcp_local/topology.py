@@ -1,13 +1,16 @@
 """Create the pipeline's topics and subscriptions on a Pub/Sub endpoint (the emulator, locally).
 
 The same names and delivery settings as Terraform deploys, from `pipeline.json`: for each topic a
-dead-letter topic, a pull subscription on it that keeps dead letters for inspection, and a push
-subscription to the function with the retry and dead-letter policies.
+dead-letter topic, a pull subscription on it that keeps dead letters for inspection, and the
+delivery subscription (Terraform's push subscription, same name) with the ack deadline, retry and
+dead-letter policies. Locally the delivery subscription has no push endpoint: the emulator's push
+loop can stall for good under sustained failures, so `customerio_gcp_local.pusher.PullPusher`
+pulls from it and pushes to the function with Pub/Sub push's semantics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,11 +31,10 @@ class TopicPaths:
 
 
 def create_topology(
-    project: str, config: PipelineConfig, endpoints: Mapping[TopicKind, str], *, suffix: str = "", push: bool = True
+    project: str, config: PipelineConfig, kinds: Iterable[TopicKind], *, suffix: str = ""
 ) -> dict[TopicKind, TopicPaths]:
-    """`endpoints` maps each topic kind to its function's URL. `suffix` isolates test runs.
-    `push=False` creates the delivery subscriptions as pull subscriptions (same retry and
-    dead-letter policies) for `local.pusher.PullPusher` to deliver."""
+    """Topics and subscriptions for `kinds`. `suffix` isolates test runs. Nothing here pushes:
+    the caller starts a `PullPusher` on each `push_subscription`."""
     from google.cloud import pubsub_v1
     from google.protobuf import duration_pb2
 
@@ -40,9 +42,10 @@ def create_topology(
     subscriber = pubsub_v1.SubscriberClient()
     delivery = config.delivery
     created: dict[TopicKind, TopicPaths] = {}
+    wanted = set(kinds)
     try:
         for kind, spec in config.topics.items():
-            if kind not in endpoints:
+            if kind not in wanted:
                 continue
             paths = TopicPaths(
                 topic=publisher.topic_path(project, spec.topic + suffix),
@@ -76,8 +79,6 @@ def create_topology(
                     "max_delivery_attempts": delivery.max_delivery_attempts,
                 },
             }
-            if push:
-                request["push_config"] = {"push_endpoint": endpoints[kind]}
             subscriber.create_subscription(request=request)
             created[kind] = paths
     finally:
