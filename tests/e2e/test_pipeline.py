@@ -1,5 +1,5 @@
-"""End to end: messages published to the topics, pushed by the Pub/Sub emulator to the real
-function processes, delivered to the sandbox — or dead-lettered with a reason. Never lost.
+"""End to end: messages published to the topics, pushed (the local pusher, with Pub/Sub push's
+semantics) to the real function processes, delivered to the sandbox — or dead-lettered with a reason. Never lost.
 
 Each test uses its own people, so the tests share one pipeline without seeing each other.
 """

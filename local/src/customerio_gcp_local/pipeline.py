@@ -3,12 +3,14 @@
     python -m customerio_gcp_local.pipeline [--keep-running] [--functions-dir build/functions]
 
 Starts the Pub/Sub, Firestore and BigQuery emulators, the Customer.io sandbox, the three delivery
-functions and webhook-ingest; creates the topics, dead-letter topics and push subscriptions from
-`pipeline.json` and the BigQuery dataset, table and views; publishes a demo workload through the
+functions and webhook-ingest (the packaged trees); creates the topics, dead-letter topics and
+subscriptions from `pipeline.json` (delivered by `pusher.PullPusher` with Pub/Sub push's
+semantics) and the BigQuery dataset, table and views; publishes a demo workload through the
 publisher and prints what reached Customer.io, what was retried and what sits in which
-dead-letter topic and why; then posts signed reporting events (and a forged one) to
-webhook-ingest and prints what landed in BigQuery. With `--keep-running` it stays up for manual use
-until Ctrl-C; every process it started is stopped on the way out.
+dead-letter topic and why; then prints what the sandbox reported back on the sends through
+webhook-ingest and the BigQuery subscription, and what a forged and an unparseable post got.
+With `--keep-running` it stays up for manual use until Ctrl-C; every process it started is
+stopped on the way out.
 """
 
 from __future__ import annotations
