@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from customerio_gcp_local.push import push_body
 from customerio_gcp_local.stack import LocalStack
 
 from bench.measure import Run, push
 from customerio_gcp.webhooks.signature import signed_headers
-from tests.support.pubsub_push import push_body
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 from customerio_gcp_local.processes import ManagedProcess, free_port
+from customerio_gcp_local.push import push_body
 from customerio_gcp_local.stack import LocalStack
 
 from bench.measure import peak_rss_mib, push
-from tests.support.pubsub_push import push_body
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGES = {
@@ -123,11 +123,12 @@ def cold_starts(stack: LocalStack, runs: int) -> dict[str, dict[str, float]]:
 
 
 def handler_cost(sandbox_url: str, credentials: Any, count: int) -> dict[str, dict[str, float]]:
+    from customerio_gcp_local.push import cloud_event_data
+
     from customerio_gcp.customerio import AppClient, TrackClient
     from customerio_gcp.delivery import PubSubDelivery
     from customerio_gcp.observability import configure_logging
     from customerio_gcp.service import MessagingService
-    from tests.support.pubsub_push import cloud_event_data
 
     configure_logging("WARNING", open(os.devnull, "w"))  # noqa: SIM115 - for the whole benchmark
     track = TrackClient.with_credentials(credentials.site_id, credentials.track_api_key, base_url=sandbox_url)

@@ -8,10 +8,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from customerio_gcp_local.push import push_body
 from ulid import ULID
 
 from tests.e2e.conftest import Pipeline
-from tests.support.pubsub_push import push_body
 
 MESSAGES = 48
 CLIENTS = 16

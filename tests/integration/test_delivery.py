@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from customerio_gcp_local.push import cloud_event_data, push_body
 from customerio_sandbox import SandboxControl
 from google.api_core.exceptions import NotFound
 
@@ -14,7 +15,6 @@ from customerio_gcp.delivery import DeadLetterPublisher, DeliveryOutcome, PubSub
 from customerio_gcp.delivery.push import MalformedPushError
 from customerio_gcp.service import MessagingService
 from tests.conftest import PROJECT, pull_now, topic_with_subscription
-from tests.support.pubsub_push import cloud_event_data, push_body
 
 IDENTIFY = json.dumps({"op": "identify", "identifiers": {"id": "u1"}, "attributes": {"plan": "pro"}}).encode()
 

@@ -188,10 +188,11 @@ def test_a_bad_key_holds_the_stream_until_it_is_fixed_then_it_drains(
     delivery fails as transient (Pub/Sub retries it with backoff; an alert fires on the error
     class) and nothing is dead-lettered; once Secret Manager holds the right key, the next
     redeliveries go through by themselves."""
+    from customerio_gcp_local.push import cloud_event_data, push_body
+
     from customerio_gcp.delivery import DeadLetterPublisher, PubSubDelivery
     from customerio_gcp.wiring.clients import build_service
     from tests.conftest import pull_now, topic_with_subscription
-    from tests.support.pubsub_push import cloud_event_data, push_body
 
     seed(secret_manager, sandbox)
     topic, subscription = topic_with_subscription(f"dlq-keys-{unique}")

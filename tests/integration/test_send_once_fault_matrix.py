@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from customerio_gcp_local.push import cloud_event_data, push_body
 from customerio_sandbox import Sandbox, SandboxControl
 from google.api_core.exceptions import ServiceUnavailable
 
@@ -33,7 +34,6 @@ from customerio_gcp.idempotency import IdempotencyGuard, IdempotencyRecord, Stat
 from customerio_gcp.idempotency.firestore_store import FirestoreStore
 from customerio_gcp.service import MessagingService
 from tests.conftest import pull_now, topic_with_subscription
-from tests.support.pubsub_push import cloud_event_data, push_body
 
 FIRESTORE_STEPS = ["none", "create", "complete", "mark_unknown", "release"]
 ANSWERS = {

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from customerio_gcp_local.push import cloud_event_data, push_body
 from customerio_sandbox import SandboxControl
 
 from customerio_gcp.customerio import AppClient, Identifiers, TrackClient
@@ -23,7 +24,6 @@ from customerio_gcp.people import (
 )
 from customerio_gcp.people.firestore_store import FirestoreTombstoneStore
 from customerio_gcp.service import MessagingService
-from tests.support.pubsub_push import cloud_event_data, push_body
 
 T0 = 1_800_000_000  # the deletion's publish time, unix seconds
 

@@ -1,4 +1,4 @@
-"""Helpers for testing functions fed by Pub/Sub push, without hand-building base64 envelopes.
+"""Pub/Sub push bodies for testing functions fed by push, without hand-building base64 envelopes.
 
 body = push_body(b'{"op": "suppress", "identifiers": {"id": "u1"}}', op="suppress")
 httpx.post(function_url, json=body)          # what a push subscription sends
