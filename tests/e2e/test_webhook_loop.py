@@ -33,7 +33,8 @@ def publish_sends(pipeline: Pipeline, run_id: str, count: int) -> list[str]:
 
 
 def deliveries_of(pipeline: Pipeline, emails: list[str]) -> dict[str, str]:
-    return {d["delivery_id"]: d["to"] for d in pipeline.control.deliveries() if d.get("to") in emails}
+    sent = pipeline.control.deliveries()
+    return {d["delivery_id"]: d["request"]["to"] for d in sent if d["request"].get("to") in emails}
 
 
 def reported(pipeline: Pipeline, delivery_ids: set[str]) -> list[dict[str, Any]]:
