@@ -100,7 +100,7 @@ def cold_starts(stack: LocalStack, runs: int) -> dict[str, dict[str, float]]:
                          "timestamp": int(time.time()), "data": {"delivery_id": f"cold-{run}"}}  # fmt: skip
                 body = json.dumps(event).encode()
                 function = stack.spawn_webhook(port=port)
-                post: Any = {"content": body, "headers": signed_headers(stack.webhook_signing_key, body)}
+                post: Any = {"content": body, "headers": signed_headers(body, stack.webhook_signing_key)}
             else:
                 message = dict(MESSAGES[kind]) | {"identifiers": {"id": f"cold-{run}-{time.time_ns()}"}}
                 if kind == "transactional":
