@@ -100,10 +100,10 @@ class Coalescer:
         self,
         send: SendBatch,
         *,
-        linger_s: float = 0.025,
+        linger_s: float = 0.05,
         max_items: int = 100,
         max_bytes: int = V2_BATCH_MAX_BYTES,
-        max_in_flight: int = 4,
+        max_in_flight: int = 2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_items < 1 or max_in_flight < 1 or linger_s < 0:
