@@ -279,3 +279,46 @@ def test_retry_after_gets_jitter_so_refused_callers_do_not_return_together() -> 
     assert all(d is not None and 2 <= d <= 2.5 for d in delays) and len(delays) > 10
     assert RetryPolicy().delay(1, RateLimitedError("x", retry_after=2)) == 2  # off by default
     assert RetryPolicy(retry_after_jitter=0.25).delay(1, RateLimitedError("x", retry_after=60)) is None
+
+
+def test_settings_turn_coalescing_off_and_set_the_pace() -> None:
+    from customerio_gcp.settings import Settings
+
+    default = Settings.from_env({})
+    assert default.track_coalesce and default.track_coalesce_linger_s == 0.05 and default.track_rps_per_instance == 0
+    settings = Settings.from_env(
+        {
+            "TRACK_COALESCE": "false",
+            "TRACK_COALESCE_LINGER_MS": "10",
+            "TRACK_COALESCE_MAX_ITEMS": "40",
+            "TRACK_COALESCE_MAX_IN_FLIGHT": "3",
+            "CIO_TRACK_RPS_PER_INSTANCE": "50.0",
+            "CIO_TRANSACTIONAL_RPS_PER_INSTANCE": "40",
+        }
+    )
+    assert not settings.track_coalesce
+    assert (settings.track_coalesce_linger_s, settings.track_coalesce_max_items) == (0.01, 40)
+    assert settings.track_coalesce_max_in_flight == 3
+    assert (settings.track_rps_per_instance, settings.transactional_rps_per_instance) == (50.0, 40.0)
+
+
+def test_the_pacing_hook_paces_track_and_sends_each_under_their_own_pacer() -> None:
+    from types import SimpleNamespace
+
+    from customerio_gcp.delivery.pacing import is_track_path, is_transactional_path, pacing_hook
+
+    waited: list[str] = []
+
+    class Recording(Pacer):
+        def __init__(self, name: str) -> None:
+            super().__init__(1000)
+            self.name = name
+
+        def wait(self) -> float:
+            waited.append(self.name)
+            return 0.0
+
+    hook = pacing_hook([(is_track_path, Recording("track")), (is_transactional_path, Recording("send"))])
+    for path in ("/api/v2/batch", "/api/v1/customers/u1", "/v1/send/email", "/v1/campaigns/7/triggers"):
+        hook(SimpleNamespace(url=SimpleNamespace(path=path)))
+    assert waited == ["track", "track", "send"]
