@@ -6,17 +6,29 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
+import pytest
 from customerio_gcp_local.stack import wait_until
 
 from customerio_gcp.customerio.identifiers import Identifiers
 from customerio_gcp.messages.models import IdentifyPerson, TrackEvent
+from tests.conftest import local_stack
 from tests.e2e.conftest import Pipeline
 
 COUNT = 60
 
 
-def test_published_together_sent_together_and_a_refused_item_dead_lettered_alone(pipeline: Pipeline) -> None:
+@pytest.fixture(scope="module")
+def coalescing(pubsub_emulator: str, firestore_emulator: str) -> Iterator[Pipeline]:
+    """The stack with coalescing on, as Terraform deploys identify and track."""
+    env = {"TRACK_COALESCE": "true", "CIO_TRACK_RPS_PER_INSTANCE": "50"}
+    with local_stack("co", pubsub_emulator, firestore_emulator, with_webhook=False, function_env=env) as stack:
+        yield Pipeline(stack)
+
+
+def test_published_together_sent_together_and_a_refused_item_dead_lettered_alone(coalescing: Pipeline) -> None:
+    pipeline = coalescing
     run = f"co-{time.time_ns()}"
     people = [f"{run}-{i}" for i in range(COUNT)]
     poison = people[17]

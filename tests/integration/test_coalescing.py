@@ -53,6 +53,7 @@ def settings_for(sandbox: Sandbox, **changes: Any) -> Settings:
             "CIO_APP_API_KEY": creds.app_api_key,
             "IDEMPOTENCY_BACKEND": "memory",
             "LOG_LEVEL": "WARNING",
+            "TRACK_COALESCE": "true",
         }
     )
     return replace(base, **changes)

@@ -284,8 +284,9 @@ def test_retry_after_gets_jitter_so_refused_callers_do_not_return_together() -> 
 def test_settings_turn_coalescing_off_and_set_the_pace() -> None:
     from customerio_gcp.settings import Settings
 
-    default = Settings.from_env({})
-    assert default.track_coalesce and default.track_coalesce_linger_s == 0.05 and default.track_rps_per_instance == 0
+    default = Settings.from_env({})  # off until the deployment turns it on (one request per message, as before)
+    assert not default.track_coalesce and default.track_coalesce_linger_s == 0.05
+    assert default.track_rps_per_instance == 0 and Settings.from_env({"TRACK_COALESCE": "true"}).track_coalesce
     settings = Settings.from_env(
         {
             "TRACK_COALESCE": "false",
