@@ -323,3 +323,22 @@ def test_the_pacing_hook_paces_track_and_sends_each_under_their_own_pacer() -> N
     for path in ("/api/v2/batch", "/api/v1/customers/u1", "/v1/send/email", "/v1/campaigns/7/triggers"):
         hook(SimpleNamespace(url=SimpleNamespace(path=path)))
     assert waited == ["track", "track", "send"]
+
+
+def test_just_after_a_batch_came_back_the_instance_is_not_idle() -> None:
+    """The messages a batch answered are replaced at once under load: the first newcomer waits for
+    them (the linger) instead of going alone and splitting the wave into a tiny batch and a big one."""
+    sender = Sender()
+    coalescer = Coalescer(sender, linger_s=0.2)
+    coalescer.submit(op(1))  # idle: at once
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        futures = submit_all(coalescer, [op(i) for i in range(2, 8)], pool)
+        for future in futures:
+            future.result(5)
+    assert time.monotonic() - started >= 0.15
+    assert sender.ids() == [["p1"], [f"p{i}" for i in range(2, 8)]]
+    time.sleep(0.25)  # quiet for longer than the linger: idle again
+    started = time.monotonic()
+    coalescer.submit(op(9))
+    assert time.monotonic() - started < 0.15

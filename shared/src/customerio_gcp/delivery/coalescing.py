@@ -5,8 +5,8 @@ Each hands its Track operation to `Coalescer.submit`, which puts it into the ope
 for that item's own outcome; the push request then answers for its message alone.
 
 When a batch goes:
-- at once when the instance is idle (no other batch open or in flight): a lone message is not
-  delayed;
+- at once when the instance is idle (no other batch open or in flight, none back within the
+  linger): a lone message is not delayed;
 - otherwise when it is full — the next item would break 500 KB for the request (each item is
   under 32 KB, checked before it joins), or it holds `max_items` — or when `linger_s` has passed
   since it opened, whichever comes first; and only while fewer than `max_in_flight` batches are
@@ -117,6 +117,7 @@ class Coalescer:
         self._cond = threading.Condition()
         self._open: list[_Batch] = []
         self._in_flight = 0
+        self._returned = float("-inf")  # when the last batch came back
         self._items = 0
         self._requests = 0
         self._splits = 0
@@ -163,7 +164,9 @@ class Coalescer:
         return batch, True
 
     def _wait_until_due(self, batch: _Batch) -> None:
-        idle = self._in_flight == 0 and len(self._open) == 1
+        # Idle: nothing open or on the wire, and nothing came back within the linger either (just
+        # after a batch returns, the messages it answered are being replaced: not idle).
+        idle = self._in_flight == 0 and len(self._open) == 1 and batch.opened - self._returned >= self.linger_s
         deadline = batch.opened + (0.0 if idle else self.linger_s)
         while True:
             now = self._clock()
@@ -181,6 +184,7 @@ class Coalescer:
         finally:
             with self._cond:
                 self._in_flight -= 1
+                self._returned = self._clock()
                 self._cond.notify_all()
 
     def _deliver(self, items: Sequence[_Item]) -> None:
