@@ -185,3 +185,23 @@ def test_dead_letter_verdict_is_permanent_for_a_batch_item() -> None:
 
     verdict = classify(BatchItemFailure(3, "invalid", "attributes", "too long").as_error())
     assert verdict == Verdict(False, False, "invalid attributes too long", "BatchItemError", 207)
+
+
+def test_a_429_for_the_batch_fails_every_waiter_for_redelivery_and_dead_letters_none(
+    sandbox: Sandbox, control: SandboxControl
+) -> None:
+    control.set_faults({"scripted": [{"status": 429, "count": 10, "retry_after": 0, "path_contains": "/api/v2/batch"}]})
+    dead_letters = DeadLetters()
+    handler = function(
+        "track", settings_for(sandbox, http_retry_attempts=1, track_coalesce_linger_s=0.05), dead_letters
+    )
+    message = {"op": "event", "name": "checkout", "timestamp": 1_767_225_600}
+    bodies = [push(message | {"identifiers": {"id": f"r-{i}"}}, i) for i in range(30)]
+    outcomes = deliver_all(handler, bodies, threads=30)
+    assert all(type(o).__name__ == "RateLimitedError" for o in outcomes)  # each push answers 500
+    assert dead_letters.letters == [] and control.summary()["events"] == 0
+    assert len(control.requests("v2_batch")) < 10  # one refusal per batch, not one per message
+    # Pub/Sub redelivers: now accepted, each once
+    control.set_faults({})
+    assert deliver_all(handler, bodies, threads=30) == [DeliveryOutcome.DELIVERED] * 30
+    assert control.summary()["events"] == 30
