@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 from ulid import ULID
 
+from customerio_gcp.customerio import v2
 from customerio_gcp.customerio.app import (
     AppClient,
     BroadcastTrigger,
@@ -46,6 +47,13 @@ R = TypeVar("R", bound=TransactionalRequest)
 Request = TypeVar("Request", bound=BaseModel)
 
 
+class TrackSubmitter(Protocol):
+    """Sends one Track v2 operation in a request shared with others, and returns once Customer.io
+    accepted it or raises its error (`delivery.coalescing.Coalescer`)."""
+
+    def submit(self, operation: Operation, *, person: str | None = None) -> None: ...
+
+
 @dataclass(frozen=True)
 class Handled:
     """What `handle` did with a message, for the delivery log and the caller's accounting."""
@@ -63,11 +71,17 @@ class MessagingService:
         guard: IdempotencyGuard | None = None,
         hashes: AttributeHashes | None = None,
         tombstones: Tombstones | None = None,
+        coalescer: TrackSubmitter | None = None,
     ) -> None:
         """Without a `guard`, sends are de-duplicated within this process only; without `hashes`,
         every identify is sent (see `people.attribute_hashes` for skipping unchanged ones);
-        without `tombstones`, message order is not checked against deletions (`people.tombstones`)."""
+        without `tombstones`, message order is not checked against deletions (`people.tombstones`).
+        With a `coalescer`, person and event operations go as Track v2 operations in requests
+        shared with the instance's other messages (`delivery.coalescing`); merges, anonymous
+        events and update-only identifies stay one v1 request each (their v2 forms are not
+        confirmed); without one, every operation is its own v1 request."""
         self._track = track
+        self._coalescer = coalescer
         self._app = app
         self._guard = guard or IdempotencyGuard(InMemoryStore())
         self._hashes = hashes
@@ -91,19 +105,27 @@ class MessagingService:
             if hashes and not force and hashes.unchanged(identifiers, attributes, update_only=update_only):
                 op.outcome = "skipped"
                 return
-            self._track.identify(identifiers, attributes, timestamp=timestamp, update_only=update_only)
+            if self._coalescer and not update_only:
+                # v2 takes the message's own timestamp (or none: Customer.io's receipt time), never
+                # an invented one: it silently ignores an identify older than the profile.
+                self._submit(v2.identify(identifiers, attributes, timestamp=timestamp), identifiers)
+            else:
+                self._track.identify(identifiers, attributes, timestamp=timestamp, update_only=update_only)
             if hashes:
                 hashes.remember(identifiers, attributes, update_only=update_only)
 
     def suppress_user(self, identifiers: Identifiers) -> None:
         with timed("suppress", identifier_kind=identifiers.kind):
             self._forget(identifiers)
-            self._track.suppress(identifiers)
+            self._suppress(identifiers)
 
     def unsuppress_user(self, identifiers: Identifiers) -> None:
         with timed("unsuppress", identifier_kind=identifiers.kind):
             self._forget(identifiers)
-            self._track.unsuppress(identifiers)
+            if self._coalescer:
+                self._submit(v2.unsuppress(identifiers), identifiers)
+            else:
+                self._track.unsuppress(identifiers)
 
     def delete_user(self, identifiers: Identifiers, *, suppress: bool = False, deleted_at: float | None = None) -> None:
         """Delete a person (after suppressing them, with `suppress`). A tombstone is left first
@@ -114,8 +136,11 @@ class MessagingService:
                 self._tombstones.bury(identifiers, time.time() if deleted_at is None else deleted_at)
             self._forget(identifiers)
             if suppress:
-                self._track.suppress(identifiers)
-            self._track.delete(identifiers)
+                self._suppress(identifiers)  # accepted before the delete is even submitted
+            if self._coalescer:
+                self._submit(v2.delete(identifiers), identifiers)
+            else:
+                self._track.delete(identifiers)
 
     def add_device(
         self,
@@ -127,16 +152,34 @@ class MessagingService:
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
         with timed("add_device", identifier_kind=identifiers.kind, platform=platform):
-            self._track.add_device(identifiers, device_id, platform, last_used=last_used, attributes=attributes)
+            if self._coalescer:
+                operation = v2.add_device(identifiers, device_id, platform, last_used=last_used, attributes=attributes)
+                self._submit(operation, identifiers)
+            else:
+                self._track.add_device(identifiers, device_id, platform, last_used=last_used, attributes=attributes)
 
     def remove_device(self, identifiers: Identifiers, device_id: str) -> None:
         with timed("remove_device", identifier_kind=identifiers.kind):
-            self._track.remove_device(identifiers, device_id)
+            if self._coalescer:
+                self._submit(v2.delete_device(identifiers, device_id), identifiers)
+            else:
+                self._track.remove_device(identifiers, device_id)
 
     def merge_users(self, primary: Identifiers, secondary: Identifiers) -> None:
         with timed("merge"):
             self._forget(primary, secondary)
             self._track.merge(primary, secondary)
+
+    def _suppress(self, identifiers: Identifiers) -> None:
+        if self._coalescer:
+            self._submit(v2.suppress(identifiers), identifiers)
+        else:
+            self._track.suppress(identifiers)
+
+    def _submit(self, operation: Operation, identifiers: Identifiers) -> None:
+        """One operation through the coalescer: returns once accepted, raises its error."""
+        assert self._coalescer is not None
+        self._coalescer.submit(operation, person=person_of(identifiers))
 
     def _forget(self, *people: Identifiers) -> None:
         """Operations that change a person outside identify invalidate the attribute hash."""
@@ -159,7 +202,11 @@ class MessagingService:
         content = {"identifiers": identifiers.as_body(), "name": name, "data": data or {}, "type": event_type}
         ulid = _event_ulid(timestamp, content, event_id)
         with timed(event_type, identifier_kind=identifiers.kind, event_id=ulid):
-            self._track.track(identifiers, name, data, event_id=ulid, timestamp=timestamp, event_type=event_type)
+            if self._coalescer:
+                operation = v2.event(identifiers, name, data, event_id=ulid, timestamp=timestamp, kind=event_type)
+                self._submit(operation, identifiers)
+            else:
+                self._track.track(identifiers, name, data, event_id=ulid, timestamp=timestamp, event_type=event_type)
         return ulid
 
     def track_anonymous_event(
@@ -304,6 +351,13 @@ class MessagingService:
                 )
                 return Handled(message.op, {"trigger_id": trigger_id})
         return Handled(message.op)
+
+
+def person_of(identifiers: Identifiers) -> str:
+    """Who an operation is about, for keeping one person's operations in separate batches
+    (emails compared case-insensitively, as Customer.io does)."""
+    value = identifiers.value.lower() if identifiers.kind == "email" else identifiers.value
+    return f"{identifiers.kind}:{value}"
 
 
 def _event_ulid(timestamp: int, content: Mapping[str, Any], event_id: str | None) -> str:

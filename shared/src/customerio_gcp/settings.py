@@ -17,6 +17,12 @@ and the local tools (emulator hosts).
 | `GOOGLE_CLOUD_PROJECT` (or `GCP_PROJECT`) | the project | unset |
 | `HTTP_TIMEOUT_S` / `HTTP_CONNECT_TIMEOUT_S` | Customer.io request timeouts | `10` / `3` |
 | `HTTP_RETRY_ATTEMPTS` | in-process attempts per call (Pub/Sub retries beyond that) | `2` |
+| `TRACK_COALESCE` | identify/track share v2 batches (`delivery.coalescing`; Terraform: `true`) | `false` |
+| `TRACK_COALESCE_LINGER_MS` | a busy instance's batch waits this long for more (idle: sent at once) | `50` |
+| `TRACK_COALESCE_MAX_ITEMS` | operations per batch request (500 KB per request is kept in any case) | `100` |
+| `TRACK_COALESCE_MAX_IN_FLIGHT` | batch requests of one instance on the wire at once (the next fills meanwhile) | `2` |
+| `CIO_TRACK_RPS_PER_INSTANCE` | pace of its Track requests (Terraform: budget / instances); `0`: none | `0` |
+| `CIO_TRANSACTIONAL_RPS_PER_INSTANCE` | pace of this instance's transactional sends; `0`: none | `0` |
 | `IDEMPOTENCY_BACKEND` | `firestore` or `memory` (one process only) | `firestore` |
 | `IDEMPOTENCY_COLLECTION` | Firestore collection of idempotency records | `customerio_idempotency` |
 | `IDEMPOTENCY_LEASE_S` | how long an in-progress send is protected before takeover | `120` |
@@ -65,6 +71,12 @@ class Settings:
     http_timeout_s: float = 10.0
     http_connect_timeout_s: float = 3.0
     http_retry_attempts: int = 2
+    track_coalesce: bool = False
+    track_coalesce_linger_s: float = 0.05
+    track_coalesce_max_items: int = 100
+    track_coalesce_max_in_flight: int = 2
+    track_rps_per_instance: float = 0.0
+    transactional_rps_per_instance: float = 0.0
     idempotency_backend: str = "firestore"
     idempotency_collection: str = "customerio_idempotency"
     idempotency_lease_s: float = 120.0
@@ -114,6 +126,12 @@ class Settings:
             http_timeout_s=number("HTTP_TIMEOUT_S", 10.0),
             http_connect_timeout_s=number("HTTP_CONNECT_TIMEOUT_S", 3.0),
             http_retry_attempts=int(number("HTTP_RETRY_ATTEMPTS", 2)),
+            track_coalesce=env.get("TRACK_COALESCE", "false").lower() in ("true", "1", "yes"),
+            track_coalesce_linger_s=number("TRACK_COALESCE_LINGER_MS", 50.0) / 1000,
+            track_coalesce_max_items=max(1, int(number("TRACK_COALESCE_MAX_ITEMS", 100))),
+            track_coalesce_max_in_flight=max(1, int(number("TRACK_COALESCE_MAX_IN_FLIGHT", 2))),
+            track_rps_per_instance=max(0.0, number("CIO_TRACK_RPS_PER_INSTANCE", 0.0)),
+            transactional_rps_per_instance=max(0.0, number("CIO_TRANSACTIONAL_RPS_PER_INSTANCE", 0.0)),
             idempotency_backend=backend,
             idempotency_collection=env.get("IDEMPOTENCY_COLLECTION", "customerio_idempotency"),
             idempotency_lease_s=number("IDEMPOTENCY_LEASE_S", 120.0),

@@ -7,7 +7,7 @@ connection pool is reused across function invocations; it is safe to share betwe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -197,24 +197,33 @@ class TrackClient(ApiClient):
     def send_chunk(self, chunk: Chunk) -> list[BatchItemFailure]:
         """Send one packed request; return its refused items with the caller's indices."""
         try:
-            response = self._http.request(
-                "POST",
-                "/api/v2/batch",
-                json=chunk.body(),
-                idempotent=all(_is_idempotent(op) for op in chunk.operations),
-                allow_status=(207,),
-            )
+            failures = self.post_batch(chunk.operations)
         except PermanentError as exc:
             if exc.status != 400:
                 raise
             return [BatchItemFailure(i, "request rejected", None, exc.reason) for i in chunk.indices]
+        return [chunk.map_failure(f) for f in failures]
+
+    def post_batch(self, operations: Sequence[v2.Operation]) -> list[BatchItemFailure]:
+        """POST one `/api/v2/batch` request as it is (the caller keeps it under the size limits).
+
+        Returns the items a 207 refused, with their 0-based positions in `operations`; a 400 for
+        the whole request raises `BadRequestError`, and every other failure its own error.
+        """
+        response = self._http.request(
+            "POST",
+            "/api/v2/batch",
+            json={"batch": list(operations)},
+            idempotent=all(_is_idempotent(op) for op in operations),
+            allow_status=(207,),
+        )
         if response.status_code != 207:
             return []
         try:
             body = response.json()
         except ValueError:
             body = None
-        return [chunk.map_failure(f) for f in parse_207(body)]
+        return list(parse_207(body))
 
     @staticmethod
     def _person(identifiers: Identifiers) -> str:

@@ -36,18 +36,28 @@ USER_AGENT = "customerio-gcp/0.1"
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded in-process retries with full jitter; Retry-After wins when the server sends it."""
+    """Bounded in-process retries with full jitter; Retry-After wins when the server sends it.
+
+    `retry_after_jitter` spreads the waits of the callers that one Retry-After stopped at the
+    same moment: each waits Retry-After plus up to that fraction of it more (at least 50 ms's
+    worth), so they do not all come back in the same instant (no retry storm)."""
 
     attempts: int = 3
     base_delay: float = 0.2
     max_delay: float = 5.0
     max_retry_after: float = 30.0
+    retry_after_jitter: float = 0.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def delay(self, attempt: int, error: CustomerIOError) -> float | None:
         """Seconds to wait before the next attempt, or None when waiting is not worth it."""
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return error.retry_after if error.retry_after <= self.max_retry_after else None
+            if error.retry_after > self.max_retry_after:
+                return None
+            if not self.retry_after_jitter:
+                return error.retry_after
+            spread = self.retry_after_jitter * max(error.retry_after, 0.05 / self.retry_after_jitter)
+            return error.retry_after + random.uniform(0, spread)  # noqa: S311 - jitter
         return random.uniform(  # noqa: S311 - jitter, not cryptography
             0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         )

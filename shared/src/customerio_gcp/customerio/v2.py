@@ -53,3 +53,25 @@ def unsuppress(identifiers: Identifiers) -> Operation:
 
 def delete(identifiers: Identifiers) -> Operation:
     return _person(identifiers, "delete")
+
+
+def add_device(
+    identifiers: Identifiers,
+    token: str,
+    platform: str,
+    *,
+    last_used: int | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Operation:
+    """A device for push. v2 names the device's id `token` (v1 calls it `id`)."""
+    device: dict[str, Any] = {"token": token, "platform": platform}
+    if last_used is not None:
+        device["last_used"] = last_used
+    if attributes:
+        check_attributes(attributes)
+        device["attributes"] = dict(attributes)
+    return _person(identifiers, "add_device", device=device)
+
+
+def delete_device(identifiers: Identifiers, token: str) -> Operation:
+    return _person(identifiers, "delete_device", device={"token": token})

@@ -15,6 +15,9 @@ def build(settings: Settings) -> PubSubDelivery:
     configure_logging(settings.log_level)
     dead_letter = DeadLetterPublisher(settings.dead_letter_topic) if settings.dead_letter_topic else None
     service = build_service(
-        settings, hash_store=build_hash_store(settings), tombstone_store=build_tombstone_store(settings)
+        settings,
+        hash_store=build_hash_store(settings),
+        tombstone_store=build_tombstone_store(settings),
+        coalesce=True,
     )
     return PubSubDelivery("identify", service, dead_letter, settings.source_subscription)

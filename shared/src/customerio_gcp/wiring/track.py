@@ -14,5 +14,5 @@ from customerio_gcp.wiring.stores import build_tombstone_store
 def build(settings: Settings) -> PubSubDelivery:
     configure_logging(settings.log_level)
     dead_letter = DeadLetterPublisher(settings.dead_letter_topic) if settings.dead_letter_topic else None
-    service = build_service(settings, tombstone_store=build_tombstone_store(settings))
+    service = build_service(settings, tombstone_store=build_tombstone_store(settings), coalesce=True)
     return PubSubDelivery("track", service, dead_letter, settings.source_subscription)
