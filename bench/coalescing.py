@@ -267,12 +267,12 @@ def delivery_layer(*, count: int, concurrency: int, coalesce: bool) -> dict[str,
     emulators' and processes' CPU cost on this 2-core machine."""
     import json
 
+    from customerio_gcp_local.push import cloud_event_data, push_body
     from customerio_sandbox import Sandbox, SandboxControl
 
     from customerio_gcp.observability import configure_logging
     from customerio_gcp.settings import Settings
     from customerio_gcp.wiring import identify, track
-    from tests.support.pubsub_push import cloud_event_data, push_body
 
     configure_logging("ERROR", open(os.devnull, "w"))  # noqa: SIM115 - for the whole benchmark
     run = f"dl{'on' if coalesce else 'off'}{uuid.uuid4().hex[:4]}"

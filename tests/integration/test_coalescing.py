@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from customerio_gcp_local.push import cloud_event_data, push_body
 from customerio_sandbox import Sandbox, SandboxControl
 
 from customerio_gcp.delivery import DeliveryOutcome, PubSubDelivery
@@ -20,7 +21,6 @@ from customerio_gcp.delivery.push import PushedMessage
 from customerio_gcp.errors import Verdict
 from customerio_gcp.settings import Settings
 from customerio_gcp.wiring import identify, track
-from tests.support.pubsub_push import cloud_event_data, push_body
 
 
 class DeadLetters:
