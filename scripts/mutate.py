@@ -1,0 +1,149 @@
+"""`make mutate`: mutation testing (mutmut) of the safety-critical modules, as a report.
+
+Runs mutmut from build/mutate/ (see setup.cfg for why), on emulators started once here and shared
+by every mutant (scripts/mutate_emulators.py), then prints the kill rate, overall and per module,
+and the diff of every surviving mutant. Exits 0 whatever the score: it is a report, not a gate.
+It exits non-zero only when mutmut could not run at all (e.g. the tests fail without mutants).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / "build" / "mutate"
+MUTMUT = Path(sys.executable).with_name("mutmut")
+
+# The modules, and the mutants of each that are run (mutmut's names: module, then function).
+SCOPE = {
+    "webhooks/signature.py": "customerio_gcp.webhooks.signature.*",
+    "idempotency/guard.py": "customerio_gcp.idempotency.guard.*",
+    "idempotency/store.py": "customerio_gcp.idempotency.store.*",
+    "idempotency/firestore_store.py": "customerio_gcp.idempotency.firestore_store.*",
+    "customerio/transport.py": "customerio_gcp.customerio.transport.*",
+    "customerio/errors.py (error_from_response)": "customerio_gcp.customerio.errors.x_error_from_response__mutmut_*",
+    "errors.py": "customerio_gcp.errors.*",
+    "delivery/handler.py": "customerio_gcp.delivery.handler.*",
+}
+DETECTED = {"killed", "timeout", "caught by type check"}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+LINKS = {"src": "shared/src", "tests": "tests", "pytest.ini": "pytest.ini", "setup.cfg": "setup.cfg"}
+
+
+def prepare() -> None:
+    """A fresh build/mutate/: results always reflect the code and tests as they are now."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    for name, target in LINKS.items():
+        (WORK / name).symlink_to(os.path.relpath(REPO / target, WORK))
+
+
+def run_quietly(command: list[str], env: dict[str, str]) -> int:
+    """Run mutmut, passing its output through without the spinner: its progress line (rewritten
+    with carriage returns many times a second) is shown once a minute."""
+    process = subprocess.Popen(command, cwd=WORK, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    pending, last_progress, shown_at = b"", "", 0.0
+    while chunk := process.stdout.read1(65536):
+        *parts, pending = re.split(rb"[\r\n]", pending + chunk)
+        for raw in parts:
+            line = raw.decode(errors="replace").rstrip()
+            if not line or line[0] in SPINNER:
+                if "/" in line:
+                    last_progress = line.lstrip(SPINNER + " ")
+                    if time.monotonic() - shown_at > 60:
+                        print("   ", last_progress, flush=True)
+                        shown_at = time.monotonic()
+                continue
+            print(line, flush=True)
+    if last_progress:
+        print("   ", last_progress, flush=True)
+    return process.wait()
+
+
+def module_of(name: str) -> str | None:
+    import fnmatch
+
+    for module, pattern in SCOPE.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return module
+    return None
+
+
+def results(env: dict[str, str]) -> dict[str, str]:
+    out = subprocess.run(
+        [str(MUTMUT), "results", "--all", "true"], cwd=WORK, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        match = re.match(r"\s+(\S+): (.+)$", line)
+        if match and module_of(match.group(1)):
+            found[match.group(1)] = match.group(2).strip()
+    return found
+
+
+def report(found: dict[str, str], env: dict[str, str], elapsed: float) -> None:
+    by_module: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, status in found.items():
+        by_module[module_of(name) or "?"][status] += 1
+    survivors = sorted(name for name, status in found.items() if status not in DETECTED)
+    if survivors:
+        print("\n=== Mutants not killed (mutmut's diffs) ===")
+        for name in survivors:
+            shown = subprocess.run([str(MUTMUT), "show", name], cwd=WORK, env=env, capture_output=True, text=True)
+            print(shown.stdout.rstrip() or f"# {name}: {found[name]}")
+            print()
+    print("=== Mutation score (killed / total; a timeout counts as killed) ===")
+    total_killed = total = 0
+    for module in SCOPE:
+        counts = by_module.get(module, Counter())
+        n, k = sum(counts.values()), sum(counts[s] for s in DETECTED)
+        total, total_killed = total + n, total_killed + k
+        others = ", ".join(f"{c} {s}" for s, c in sorted(counts.items()) if s not in DETECTED)
+        rate = f"{100 * k / n:5.1f}%" if n else "  n/a"
+        print(f"  {module:<45} {k:4d} / {n:<4d} {rate}" + (f"   ({others})" if others else ""))
+    rate = f"{100 * total_killed / total:.1f}%" if total else "n/a"
+    print(f"  {'total':<45} {total_killed:4d} / {total:<4d} {rate}")
+    print(f"  {len(survivors)} not killed; mutmut ran in {elapsed / 60:.1f} min")
+
+
+def main() -> int:
+    from customerio_gcp_local import emulators
+
+    prepare()
+    log_dir = Path(tempfile.mkdtemp(prefix="mutate-emulators-"))
+    started = []
+    try:
+        pubsub = emulators.start_pubsub("customerio-gcp-test", log_dir)
+        started.append(pubsub)
+        firestore = emulators.start_firestore(log_dir)
+        started.append(firestore)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "scripts"), env.get("PYTHONPATH")]))
+        env["MUTATE_PUBSUB_HOST"], env["MUTATE_FIRESTORE_HOST"] = pubsub.host, firestore.host
+        children = os.environ.get("MUTATE_CHILDREN", str(os.cpu_count() or 2))
+        begin = time.monotonic()
+        command = [str(MUTMUT), "run", "--max-children", children, *SCOPE.values()]
+        returncode = run_quietly(command, env)
+        elapsed = time.monotonic() - begin
+        found = results(env)
+        if not found:
+            print(f"mutmut produced no results (exit {returncode})", file=sys.stderr)
+            return 1
+        report(found, env, elapsed)
+        return 0
+    finally:
+        for emulator in reversed(started):
+            emulator.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
