@@ -78,28 +78,42 @@ def module_of(name: str) -> str | None:
     return None
 
 
-def results(env: dict[str, str]) -> dict[str, str]:
-    out = subprocess.run(
-        [str(MUTMUT), "results", "--all", "true"], cwd=WORK, env=env, capture_output=True, text=True, check=True
-    ).stdout
-    found: dict[str, str] = {}
-    for line in out.splitlines():
-        match = re.match(r"\s+(\S+): (.+)$", line)
-        if match and module_of(match.group(1)):
-            found[match.group(1)] = match.group(2).strip()
+def results() -> dict[str, tuple[str, str]]:
+    """Each mutant in scope: its status and, unless killed, mutmut's diff of it (read from
+    mutmut's own records in build/mutate/mutants/, as `mutmut results` and `mutmut show` do)."""
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+    from mutmut.utils.file_utils import walk_mutatable_files
+
+    found: dict[str, tuple[str, str]] = {}
+    previous = Path.cwd()
+    os.chdir(WORK)
+    try:
+        for path in walk_mutatable_files():
+            data = SourceFileMutationData(path=path)
+            data.load()
+            for name, exit_code in data.exit_code_by_key.items():
+                if module_of(name):
+                    status = status_by_exit_code[exit_code]
+                    diff = "" if status in DETECTED else get_diff_for_mutant(name, path=data.path)
+                    found[name] = (status, diff)
+    finally:
+        os.chdir(previous)
     return found
 
 
-def report(found: dict[str, str], env: dict[str, str], elapsed: float) -> None:
+def report(found: dict[str, tuple[str, str]], elapsed: float) -> None:
     by_module: dict[str, Counter[str]] = defaultdict(Counter)
-    for name, status in found.items():
+    for name, (status, _diff) in found.items():
         by_module[module_of(name) or "?"][status] += 1
-    survivors = sorted(name for name, status in found.items() if status not in DETECTED)
+    survivors = sorted(name for name, (status, _diff) in found.items() if status not in DETECTED)
     if survivors:
-        print("\n=== Mutants not killed (mutmut's diffs) ===")
+        print("\n=== Mutants not killed (mutmut's diffs; `mutmut show NAME` in build/mutate shows one again) ===")
         for name in survivors:
-            shown = subprocess.run([str(MUTMUT), "show", name], cwd=WORK, env=env, capture_output=True, text=True)
-            print(shown.stdout.rstrip() or f"# {name}: {found[name]}")
+            status, diff = found[name]
+            print(f"# {name}: {status}")
+            print(diff.rstrip())
             print()
     print("=== Mutation score (killed / total; a timeout counts as killed) ===")
     total_killed = total = 0
@@ -134,11 +148,11 @@ def main() -> int:
         command = [str(MUTMUT), "run", "--max-children", children, *SCOPE.values()]
         returncode = run_quietly(command, env)
         elapsed = time.monotonic() - begin
-        found = results(env)
+        found = results()
         if not found:
             print(f"mutmut produced no results (exit {returncode})", file=sys.stderr)
             return 1
-        report(found, env, elapsed)
+        report(found, elapsed)
         return 0
     finally:
         for emulator in reversed(started):
