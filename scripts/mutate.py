@@ -63,7 +63,8 @@ def run_quietly(command: list[str], env: dict[str, str]) -> int:
                         print("   ", last_progress, flush=True)
                         shown_at = time.monotonic()
                 continue
-            print(line, flush=True)
+            if not line.startswith("🎉 "):  # the per-mutant list: the report below has what matters
+                print(line, flush=True)
     if last_progress:
         print("   ", last_progress, flush=True)
     return process.wait()
