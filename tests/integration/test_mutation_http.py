@@ -24,10 +24,11 @@ WHO = Identifiers(id="u1")
 
 class Recorder(ThreadingHTTPServer):
     """Answers 200 `{}`; records headers, connections and concurrency. With `hold` set, each
-    request waits until `hold` requests are in flight at once (10 s at most), then 0.5 s more,
+    request waits until `hold` requests are in flight at once (8 s at most), then 0.5 s more,
     so a client that opens more connections than that shows it."""
 
     daemon_threads = True
+    request_queue_size = 128  # the burst's connections all wait in the listen backlog, none is refused
 
     def __init__(self) -> None:
         self.hold = 0
@@ -56,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
             server.most_in_flight = max(server.most_in_flight, server.in_flight)
             server.changed.notify_all()
             if server.hold:
-                server.changed.wait_for(lambda: server.most_in_flight >= server.hold, timeout=10)
+                server.changed.wait_for(lambda: server.most_in_flight >= server.hold, timeout=8)
         if server.hold:
             time.sleep(0.5)
         with server.changed:
@@ -111,6 +112,7 @@ def test_a_trailing_slash_of_the_base_url_is_dropped() -> None:
     assert http.base_url == "http://127.0.0.1:1/base"
     http.request("PUT", "/p", json={}, idempotent=True)
     assert seen == ["http://127.0.0.1:1/base/p"]
+    assert HttpCaller("http://127.0.0.1:1/apiX/", basic, client=client).base_url == "http://127.0.0.1:1/apiX"
 
 
 def test_the_default_client_names_itself(recorder: Recorder) -> None:
