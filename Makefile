@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BQ_EMULATOR := .tools/local-bigquery/.installed
 TF_TOOLS := .tools/tf-provider/.installed .tools/checkov/.installed
 
-.PHONY: help install run test lint format schemas sandbox package cost bench soak clean
+.PHONY: help install run test lint format schemas sandbox package cost bench soak mutate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ package: $(STAMP) ## zip each function with only what it runs into build/functio
 
 sandbox: $(STAMP) ## run the local Customer.io sandbox on port 8090
 	$(VENV)/bin/customerio-sandbox --port 8090
+
+mutate: $(STAMP) ## mutation testing (mutmut) of the safety-critical modules: kill rate and surviving mutants (a report, never fails on the score)
+	$(PY) scripts/mutate.py
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache .hypothesis
