@@ -41,8 +41,10 @@ def faulty_stack(pubsub: str, firestore: str, *, attempts: int) -> LocalStack:
 
 @pytest.fixture(scope="module")
 def deployed_budget(pubsub_emulator: str, firestore_emulator: str) -> Iterator[LocalStack]:
+    # The attempts local runs deploy (pipeline.json's local_overrides); the cloud's 100 attempts
+    # with backoff up to 600 s (about 16 h) cannot play out inside a test.
     with faulty_stack(
-        pubsub_emulator, firestore_emulator, attempts=load_pipeline().delivery.max_delivery_attempts
+        pubsub_emulator, firestore_emulator, attempts=load_pipeline().for_local_run().delivery.max_delivery_attempts
     ) as s:
         yield s
 
