@@ -248,6 +248,7 @@ def cli_environment(stack: LocalStack) -> dict[str, str]:
             "CUSTOMERIO_GCP_SUFFIX": stack.suffix,
             "IDEMPOTENCY_COLLECTION": f"customerio_idempotency{stack.suffix}",
             "IDENTIFY_HASH_COLLECTION": f"customerio_identify_hashes{stack.suffix}",
+            "TOMBSTONE_COLLECTION": f"customerio_tombstones{stack.suffix}",
         }
     return env
 

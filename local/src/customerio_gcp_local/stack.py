@@ -159,18 +159,6 @@ class LocalStack:
         finally:
             subscriber.close()
 
-    def environment(self) -> dict[str, str]:
-        """What a shell needs to publish into this stack (printed by `make run`)."""
-        assert self.sandbox is not None
-        return {
-            "PUBSUB_EMULATOR_HOST": os.environ["PUBSUB_EMULATOR_HOST"],
-            "FIRESTORE_EMULATOR_HOST": os.environ["FIRESTORE_EMULATOR_HOST"],
-            "GOOGLE_CLOUD_PROJECT": self.project,
-            "CIO_SANDBOX_URL": self.sandbox.url,
-            **({"BIGQUERY_ENDPOINT": self.bigquery_endpoint} if self.bigquery_endpoint else {}),
-            **({"WEBHOOK_URL": self.webhook_url} if self.webhook_url else {}),
-        }
-
     # --- start-up ---------------------------------------------------------------------------
 
     def _start_emulators(self) -> None:
@@ -214,6 +202,7 @@ class LocalStack:
             "SOURCE_SUBSCRIPTION": f"projects/{self.project}/subscriptions/{spec.push_subscription}{self.suffix}",
             "IDEMPOTENCY_COLLECTION": f"customerio_idempotency{self.suffix}",
             "IDENTIFY_HASH_COLLECTION": f"customerio_identify_hashes{self.suffix}",
+            "TOMBSTONE_COLLECTION": f"customerio_tombstones{self.suffix}",
             "THREADS": "8",
             **self.function_env,
         }
