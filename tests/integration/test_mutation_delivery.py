@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from customerio_gcp_local.push import cloud_event_data, push_body
 from google.api_core.exceptions import NotFound
 
 from customerio_gcp.customerio import AppClient, ServerError, TrackClient
@@ -23,7 +24,6 @@ from customerio_gcp.observability import configure_logging
 from customerio_gcp.people import InMemoryTombstoneStore, Tombstone, Tombstones
 from customerio_gcp.service import MessagingService
 from tests.conftest import PROJECT, pull_now, topic_with_subscription
-from tests.support.pubsub_push import cloud_event_data, push_body
 
 IDENTIFY = json.dumps({"op": "identify", "identifiers": {"id": "u1"}, "attributes": {"plan": "pro"}}).encode()
 NOT_JSON = b"not json"
