@@ -106,6 +106,9 @@ class LocalStack:
         if self.bigquery_subscription is not None:
             self.bigquery_subscription.stop()
             self.bigquery_subscription = None
+        if self.bigquery is not None:  # after the subscription stand-in, which writes through it
+            self.bigquery.close()
+            self.bigquery = None
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
