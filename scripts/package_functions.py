@@ -12,8 +12,16 @@ What goes in is derived, not listed:
 
 So identify's zip has no BigQuery client, webhook-ingest's no Firestore, and none holds the
 sandbox, the local stack, the operator CLI or test helpers (they are other distributions).
+Each zip also carries its modules' bytecode for the functions' Python (`PYTHON_VERSION`),
+compiled with unchecked-hash invalidation, so it stays valid whatever timestamps the deployment
+gives the files: a cold start then loads the runtime instead of compiling it first (about a
+third of the runtime's import time). The interpreter is `$PACKAGE_PYTHON`, `python3.12` on PATH
+or a pyenv 3.12; without one the zips hold source only (correct, slower to start) and the build
+says so.
+
 Timestamps are fixed: an unchanged function gives a byte-identical zip, which Terraform does not
-redeploy. `--unpacked` also writes each zip's tree beside it, which the local stack runs.
+redeploy. `--unpacked` also writes each zip's tree beside it, which the local stack runs, with
+bytecode for the interpreter running this script (the one that runs the local stack).
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib.metadata as metadata
+import os
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -188,6 +199,38 @@ def contents(function: str, owners: dict[str, str]) -> dict[str, bytes]:
     return dict(sorted(files.items()))
 
 
+def with_bytecode(files: dict[str, bytes], python: str) -> dict[str, bytes]:
+    """`files` plus `__pycache__/*.pyc` for every module, compiled by `python`. Unchecked-hash
+    pycs are used as they are (no timestamp or source check), and hold no build path (`-s`), so
+    the same sources give the same bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_tree(root, {name: data for name, data in files.items() if name.endswith(".py")})
+        subprocess.run(
+            [python, "-m", "compileall", "-q", "-s", str(root), "--invalidation-mode", "unchecked-hash", str(root)],
+            check=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
+        )
+        compiled = {str(pyc.relative_to(root)): pyc.read_bytes() for pyc in root.rglob("*.pyc")}
+    return dict(sorted((files | compiled).items()))
+
+
+def deploy_python() -> str | None:
+    """An interpreter of the functions' Python version, to compile the zips' bytecode with."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [os.environ.get("PACKAGE_PYTHON", ""), shutil.which(f"python{PYTHON_VERSION}") or ""]
+    candidates += sorted(str(p) for p in pyenv.glob(f"versions/{PYTHON_VERSION}.*/bin/python{PYTHON_VERSION}"))
+    for candidate in filter(None, candidates):
+        try:
+            version = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                     capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        if version == PYTHON_VERSION:
+            return candidate
+    return None
+
+
 def write_zip(target: Path, files: dict[str, bytes]) -> None:
     with zipfile.ZipFile(target, "w") as archive:
         for name, data in files.items():
@@ -213,13 +256,18 @@ def main(argv: list[str]) -> int:
     out_dir = Path(args.out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     owners = module_owners()
+    python = deploy_python()
+    if python is None:
+        print(f"note: no Python {PYTHON_VERSION} found (python{PYTHON_VERSION} on PATH or $PACKAGE_PYTHON): "
+              "the zips hold source only, and each cold start compiles the runtime first")  # fmt: skip
     for function in FUNCTIONS:
         files = contents(function, owners)
-        write_zip(out_dir / f"{function}.zip", files)
+        write_zip(out_dir / f"{function}.zip", with_bytecode(files, python) if python else files)
         if args.unpacked:
-            write_tree(out_dir / function, files)
+            write_tree(out_dir / function, with_bytecode(files, sys.executable))
         modules = sum(1 for name in files if name.endswith(".py")) - 1
-        print(f"packaged {out_dir / function}.zip: {modules} runtime modules, "
+        print(f"packaged {out_dir / function}.zip: {modules} runtime modules"
+              f"{f' (+ Python {PYTHON_VERSION} bytecode)' if python else ''}, "
               f"{files['requirements.txt'].count(b'==')} pinned requirements")  # fmt: skip
     return 0
 
