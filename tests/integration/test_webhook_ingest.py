@@ -320,6 +320,14 @@ def test_pubsub_unreachable_is_the_one_503(ingest: Ingest, monkeypatch: pytest.M
     assert response.status == 503 and response.body["reason"] == "storage"
 
 
+def test_a_publish_pubsub_refuses_is_a_503_too(ingest: Ingest) -> None:
+    """Pub/Sub answering with an error (here: the topic is gone) means nothing was kept either."""
+    missing = ingest.events_topic.rsplit("/", 1)[0] + "/no-such-topic"
+    keeper = EventKeeper(missing, missing, timeout=10.0)
+    response = post(ingest.handler(keeper=keeper), event("r1"))
+    assert response.status == 503 and response.body["reason"] == "storage"
+
+
 def test_a_rotated_signing_key_is_picked_up(ingest: Ingest) -> None:
     keys = ["old-key"]
     refreshes = []
