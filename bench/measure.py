@@ -28,6 +28,25 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def pin(pgid: int, cores: set[int]) -> None:
+    """Every thread of every process in the group onto `cores`. `sched_setaffinity(pid)` moves
+    only the thread whose id is `pid`; threads already running (gunicorn's, gRPC's) keep theirs."""
+    for pid in group_members(pgid):
+        pin_threads(pid, cores)
+
+
+def pin_threads(pid: int, cores: set[int]) -> None:
+    try:
+        tasks = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return
+    for tid in tasks:
+        try:
+            os.sched_setaffinity(tid, cores)
+        except OSError:  # the thread ended meanwhile
+            continue
+
+
 def cpu_seconds(pgid: int) -> float:
     """User + system CPU of every live process in the group."""
     total = 0

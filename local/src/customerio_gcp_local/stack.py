@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,8 +278,12 @@ class LocalStack:
         # in order, to webhook-ingest, retrying and holding later events as Customer.io does.
         self.control.set_webhooks(self.webhook_url, self.webhook_signing_key, **self.sandbox_webhooks)
 
-    def spawn_webhook(self, *, port: int | None = None) -> FunctionProcess:
-        """A webhook-ingest process with the stack's environment (also for cold-start benchmarks)."""
+    def emulator_processes(self) -> list[int]:
+        """The emulators' process ids (benchmarks keep them off the measured instance's core)."""
+        return [emulator.process.process.pid for emulator in self._emulators]
+
+    def spawn_webhook(self, *, port: int | None = None, env: Mapping[str, str] | None = None) -> FunctionProcess:
+        """A webhook-ingest process with the stack's environment and `env` (benchmarks)."""
         port = port or free_port()
         env = {
             **os.environ,
@@ -289,6 +294,7 @@ class LocalStack:
             "WEBHOOK_QUARANTINE_TOPIC": self.webhook_quarantine_topic,
             "THREADS": "32",  # as Terraform sets it: one gunicorn thread per concurrent request
             **self.function_env,
+            **(env or {}),
         }
         executable = Path(sys.executable).with_name("functions-framework")
         source = self.functions_dir / "webhook_ingest" / "main.py"
