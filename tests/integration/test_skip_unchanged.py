@@ -143,3 +143,14 @@ def test_emails_are_compared_case_insensitively(service: MessagingService, contr
     service.identify_user(Identifiers(email="Ada@Example.com"), {"plan": "pro"})
     service.identify_user(Identifiers(email="ada@example.com"), {"plan": "pro"})
     assert len(sent(control)) == 1
+
+
+def test_a_functions_stores_share_one_firestore_client(firestore_emulator: str, unique: str) -> None:
+    """identify's hashes and tombstones (transactional's records and tombstones) share a channel
+    and credentials: a cold start opens one Firestore connection, not one per store."""
+    from customerio_gcp.wiring.stores import build_idempotency_store, build_tombstone_store
+
+    settings = Settings.from_env({"GOOGLE_CLOUD_PROJECT": "customerio-gcp-test", "CIO_SITE_ID": "s"})
+    clients = {id(store._client) for store in (build_hash_store(settings), build_tombstone_store(settings),
+                                               build_idempotency_store(settings))}  # fmt: skip
+    assert len(clients) == 1

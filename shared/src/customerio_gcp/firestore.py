@@ -8,6 +8,8 @@ plumbing is common. Importing this module does not import the Firestore client l
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +21,23 @@ def document_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def client(project: str | None) -> Any:
-    """A Firestore client; finds the emulator through FIRESTORE_EMULATOR_HOST like every Google
-    client. Imported here, at first use, so functions that never touch Firestore never load it."""
-    from google.cloud import firestore
+_clients: dict[tuple[str | None, str | None], Any] = {}
+_clients_lock = threading.Lock()
 
-    return firestore.Client(project=project)
+
+def client(project: str | None) -> Any:
+    """The process's Firestore client for `project`; finds the emulator through
+    FIRESTORE_EMULATOR_HOST like every Google client. One per process, so a function's stores
+    (tombstones and hashes, or tombstones and send-once records) share one channel and one set
+    of credentials: a cold start opens one connection and fetches one token, not two. Imported
+    here, at first use, so functions that never touch Firestore never load it."""
+    key = (project, os.environ.get("FIRESTORE_EMULATOR_HOST"))
+    with _clients_lock:
+        if key not in _clients:
+            from google.cloud import firestore
+
+            _clients[key] = firestore.Client(project=project)
+        return _clients[key]
 
 
 BATCH = 300  # documents per batched read or write (Firestore allows 500 writes per batch)
