@@ -233,6 +233,7 @@ module "delivery" {
   labels   = local.labels
   scaling = {
     max_instances = local.max_instances[each.key]
+    min_instances = lookup(var.functions.min_instances, each.key, 0)
     concurrency   = local.concurrency[each.key]
     memory        = var.functions.memory
     timeout_s     = local.pipeline.delivery.ack_deadline_s - 5
@@ -265,6 +266,7 @@ module "webhook_ingest" {
   labels = local.labels
   scaling = {
     max_instances = var.functions.webhook_max_instances
+    min_instances = lookup(var.functions.min_instances, "webhook_ingest", 0)
     concurrency   = var.functions.webhook_concurrency
     memory        = var.functions.memory
     timeout_s     = 10 # Customer.io gives up after 4 s anyway.

@@ -65,8 +65,19 @@ variable "functions" {
     webhook_max_instances = optional(number, 20)
     webhook_concurrency   = optional(number, 20)
     runtime               = optional(string, "python312")
+    # Instances kept warm, by function (identify, track, transactional, webhook_ingest): each
+    # hides the cold start of a first message (the Firestore or Pub/Sub client it must load,
+    # about half a second) and is billed while idle. 0 unless set.
+    min_instances = optional(map(number), {})
   })
   default = {}
+  validation {
+    condition = alltrue([
+      for name, count in var.functions.min_instances :
+      contains(["identify", "track", "transactional", "webhook_ingest"], name) && count >= 0 && floor(count) == count
+    ])
+    error_message = "functions.min_instances: keys among identify, track, transactional, webhook_ingest; whole numbers >= 0."
+  }
   validation {
     condition     = var.functions.concurrency >= 1 && var.functions.concurrency <= 80
     error_message = "functions.concurrency must be between 1 and 80."

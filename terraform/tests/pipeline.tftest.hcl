@@ -608,3 +608,26 @@ run "configuration_errors_alert_a_person" {
     error_message = "the alert waits for its new metric like the others"
   }
 }
+
+run "warm_instances_per_function" {
+  command = plan
+  variables {
+    functions = { min_instances = { webhook_ingest = 1, transactional = 2 } }
+  }
+  assert {
+    condition = (
+      module.webhook_ingest.min_instances == 1 &&
+      module.delivery["transactional"].min_instances == 2 &&
+      module.delivery["track"].min_instances == 0
+    )
+    error_message = "min_instances must reach each function's service_config, 0 where unset"
+  }
+}
+
+run "rejects_warm_instances_for_an_unknown_function" {
+  command = plan
+  variables {
+    functions = { min_instances = { webhook = 1 } }
+  }
+  expect_failures = [var.functions]
+}

@@ -52,7 +52,7 @@ resource "google_cloudfunctions2_function" "this" {
 
   service_config {
     max_instance_count               = var.scaling.max_instances
-    min_instance_count               = 0
+    min_instance_count               = var.scaling.min_instances
     max_instance_request_concurrency = var.scaling.concurrency
     available_memory                 = var.scaling.memory
     available_cpu                    = var.scaling.cpu

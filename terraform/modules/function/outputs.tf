@@ -1,3 +1,8 @@
+output "min_instances" {
+  description = "Instances kept warm, as deployed."
+  value       = google_cloudfunctions2_function.this.service_config[0].min_instance_count
+}
+
 output "url" {
   description = "The function's HTTPS URL."
   value       = google_cloudfunctions2_function.this.service_config[0].uri

@@ -88,6 +88,7 @@ variable "scaling" {
   description = "Instance sizing. concurrency > 1 needs cpu >= 1."
   type = object({
     max_instances = number
+    min_instances = optional(number, 0)
     concurrency   = optional(number, 8)
     memory        = optional(string, "256Mi")
     cpu           = optional(string, "1")
@@ -96,6 +97,12 @@ variable "scaling" {
   validation {
     condition     = var.scaling.max_instances >= 1 && var.scaling.max_instances <= 1000
     error_message = "scaling.max_instances must be between 1 and 1000."
+  }
+  validation {
+    # Warm instances hide cold starts (the Google clients a first message needs) and are billed
+    # while idle; never more than may run.
+    condition     = var.scaling.min_instances >= 0 && var.scaling.min_instances <= var.scaling.max_instances && floor(var.scaling.min_instances) == var.scaling.min_instances
+    error_message = "scaling.min_instances must be a whole number from 0 to scaling.max_instances."
   }
   validation {
     condition     = var.scaling.concurrency >= 1 && var.scaling.concurrency <= 1000
