@@ -170,3 +170,32 @@ def test_old_style_faults_still_work(track_http: httpx.Client, ctl: SandboxContr
     [logged] = ctl.requests()
     assert (logged["status"], logged["answered"], logged["fault"]) == (503, 503, "")
     assert ctl.person("u1") is None
+
+
+def test_a_fault_scoped_to_a_person_hits_only_requests_about_them(
+    track_http: httpx.Client, app_http: httpx.Client, ctl: SandboxControl
+) -> None:
+    """A coalesced sender's requests all go to /api/v2/batch: `identifier` picks the ones holding an
+    operation for that person, and fails the whole request (its neighbours with it)."""
+    ctl.set_faults({"scripted": [{"status": 503, "count": 2, "identifier": "u7"}]})
+
+    def batch(*people: str) -> int:
+        ops = [
+            {"type": "person", "identifiers": {"id": p}, "action": "identify", "attributes": {"n": 1}} for p in people
+        ]
+        return track_http.post("/api/v2/batch", json={"batch": ops}).status_code
+
+    assert batch("u1", "u2") == 200  # not about u7: untouched
+    assert track_http.put("/api/v1/customers/u3", json={"a": 1}).status_code == 200
+    assert batch("u4", "u7") == 503  # about u7: the whole request refused, u4 too
+    assert app_http.post("/v1/send/email", json=EMAIL | {"identifiers": {"id": "u7"}}).status_code == 503
+    assert batch("u7", "u8") == 200  # used up
+    assert ctl.person("u4") is None and ctl.person("u8") is not None  # nothing of a refused batch applied
+    assert ctl.faults()["scripted"][0]["count"] == 0
+
+    about = ctl.requests(identifier="u7")
+    assert [(r["operation"], r["status"]) for r in about] == [("v2_batch", 503), ("send_email", 503), ("v2_batch", 200)]
+    assert [r["people"] for r in ctl.requests()][:3] == [["u1", "u2"], ["u3"], ["u4", "u7"]]
+    ctl.set_faults({"scripted": [{"status": 400, "identifier": "u9", "path_contains": "/customers/"}]})
+    assert track_http.post("/api/v1/customers/u9/events", json={"name": "n"}).status_code == 400
+    assert [r["status"] for r in ctl.requests("event", identifier="u9")] == [400]

@@ -98,15 +98,17 @@ class SandboxApi:
         api, operation, route = self._route(method, path)
         self._local.fault = None
         decision = Decision()
+        body_seen = _safe_json(raw)
+        people = people_named(path, body_seen)
         log = {"method": method, "path": path, "host": host, "api": api, "operation": operation,
-               "body": _safe_json(raw), "started": started}  # fmt: skip
+               "body": body_seen, "started": started, "people": people}  # fmt: skip
         try:
             if route is None:
                 raise Refused(Answer(404, {"meta": {"error": "not found"}}))
             self._check_host(api, host)
             self._authenticate(api, headers.get("authorization", ""))
             self._rate_limit(api, operation, path)
-            decision = self.faults.decide(path)
+            decision = self.faults.decide(path, frozenset(people))
             if decision.delay:
                 time.sleep(decision.delay)
             if decision.status is not None:
@@ -507,6 +509,30 @@ def content_key(value: Any) -> str:
     retry of the same request has the same key (Customer.io has no idempotency key for sends)."""
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def people_named(path: str, body: Any) -> list[str]:
+    """The identifier values a request names, in order, once each: a v1 path's
+    `/customers/{identifier}`, and in the body `identifiers` (a v2 entity, an App API send),
+    `primary`/`secondary` (merges) and each v2 batch operation's `identifiers`."""
+    found: list[str] = []
+
+    def add(identifiers: Any) -> None:
+        if isinstance(identifiers, dict):
+            found.extend(str(v) for v in identifiers.values() if isinstance(v, str | int) and v != "")
+
+    parts = [unquote(p) for p in path.split("?")[0].strip("/").split("/")]
+    if parts[:3] == ["api", "v1", "customers"] and len(parts) > 3:
+        found.append(parts[3])
+    if isinstance(body, dict):
+        for key in ("identifiers", "primary", "secondary"):
+            add(body.get(key))
+        batch = body.get("batch")
+        if isinstance(batch, list):
+            for operation in batch:
+                if isinstance(operation, dict):
+                    add(operation.get("identifiers"))
+    return list(dict.fromkeys(found))
 
 
 def _problem(reason: str, field_name: str, message: str) -> dict[str, str]:

@@ -14,8 +14,12 @@ class SandboxControl:
     def __init__(self, url: str, *, client: httpx.Client | None = None) -> None:
         self._client = client or httpx.Client(base_url=url, timeout=10.0, trust_env=False)
 
-    def requests(self, operation: str | None = None, *, accepted_only: bool = False) -> list[dict[str, Any]]:
-        params = {"operation": operation} if operation else {}
+    def requests(
+        self, operation: str | None = None, *, accepted_only: bool = False, identifier: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Recorded requests, oldest first; `identifier`: only those naming that person (in a v1
+        path, or an operation of a v2 batch: `people` lists whom each request names)."""
+        params = {k: v for k, v in {"operation": operation, "identifier": identifier}.items() if v}
         rows: list[dict[str, Any]] = self._client.get("/_sandbox/requests", params=params).json()["requests"]
         return [r for r in rows if 200 <= r["status"] < 300] if accepted_only else rows
 
@@ -52,6 +56,11 @@ class SandboxControl:
     def applied_count(self, operation: str | None = None, **by: str) -> dict[Any, int]:
         """`{key: times applied}`, e.g. `applied_count("send_email", key_field="message_data.key")`."""
         return {row["key"]: row["count"] for row in self.applied(operation, **by)}
+
+    def faults(self) -> dict[str, Any]:
+        """The faults in force; a scripted fault's `count` is what is left of it."""
+        answer: dict[str, Any] = self._client.get("/_sandbox/faults").json()
+        return answer
 
     def set_faults(self, faults: Faults | dict[str, Any]) -> None:
         body = faults.to_dict() if isinstance(faults, Faults) else faults

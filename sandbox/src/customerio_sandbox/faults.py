@@ -34,12 +34,18 @@ class FaultConfigError(ValueError):
 
 @dataclass
 class ScriptedFault:
-    """The next `count` requests whose path contains `path_contains` get this fault.
+    """The next `count` requests whose path contains `path_contains` (and, with `identifier`,
+    that are about that person) get this fault.
 
     Exactly one kind: `status` (refused with that status), `apply_then_status` (applied, then
     that 5xx), `apply_then_reset` (applied, then the connection is reset without an answer),
     `garbage_body` (applied, then 200 with a body that is not JSON; a string sets that body) or
     `reset_before` (connection reset, nothing applied).
+
+    `identifier` (an id, email, phone or cio_id value) narrows it to the requests about that
+    person: a v1 call naming it in its path, a v2 `entity` or `batch` request holding an
+    operation for it, an App API send or a merge naming it in its body. The whole request gets
+    the fault — a v2 batch fails for every operation in it, as a failed request does.
     """
 
     status: int | None = None
@@ -52,6 +58,7 @@ class ScriptedFault:
     apply_then_reset: bool = False
     garbage_body: bool | str = False
     reset_before: bool = False
+    identifier: str | None = None
 
     def __post_init__(self) -> None:
         kinds = [
@@ -158,10 +165,13 @@ class FaultInjector:
             self._faults = faults
             self._random = random.Random(faults.seed)  # noqa: S311
 
-    def decide(self, path: str) -> Decision:
+    def decide(self, path: str, people: frozenset[str] = frozenset()) -> Decision:
+        """The fault for a request to `path` about `people` (the identifier values it names)."""
         with self._lock:
             f = self._faults
             for fault in f.scripted:
+                if fault.identifier is not None and fault.identifier not in people:
+                    continue
                 if fault.count > 0 and fault.path_contains in path:
                     fault.count -= 1
                     return fault.decision()

@@ -4,7 +4,7 @@ Control endpoints live under `/_sandbox/` and need no auth: the sandbox binds to
 
 | Endpoint | Does |
 |---|---|
-| `GET /_sandbox/requests?operation=&status=` | every recorded request (filters optional) |
+| `GET /_sandbox/requests?operation=&status=&identifier=` | every recorded request (filters optional) |
 | `GET /_sandbox/summary` | counts: people, events, deliveries, accepted requests by operation |
 | `GET /_sandbox/people/{identifier}` | one person's attributes, suppression, devices |
 | `GET /_sandbox/events` · `/_sandbox/deliveries` · `/_sandbox/triggers` | what was accepted |
@@ -125,6 +125,8 @@ class Sandbox:
             for key in ("operation", "status", "api"):
                 if key in query:
                     rows = [r for r in rows if str(r[key]) == query[key][0]]
+            if "identifier" in query:  # the requests about one person, v1 or v2
+                rows = [r for r in rows if query["identifier"][0] in r["people"]]
             return Answer(200, {"requests": rows})
         if method == "GET" and parts == ["summary"]:
             return Answer(200, ws.summary())

@@ -42,6 +42,8 @@ class Recorded:
     fault: str = ""
     """The fault kind that replaced the answer (`apply_then_status`, `apply_then_reset`,
     `garbage_body`, `reset_before`), or empty."""
+    people: list[str] = field(default_factory=list)
+    """The identifier values the request names (its path, its operations, its `identifiers`)."""
 
     def __post_init__(self) -> None:
         if self.answered == -1:
