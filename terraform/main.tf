@@ -30,7 +30,7 @@ locals {
   delivery_kinds = toset(["identify", "track", "transactional"])
 
   # Scaling from Customer.io's rate budgets (docs/deploy.md, "Scaling from the rate budget").
-  # identify and track coalesce: each instance takes up to `track_concurrency` (80) pushes at once
+  # identify and track coalesce (TRACK_COALESCE, set below): each instance takes up to `track_concurrency` (80) pushes at once
   # and sends them to the Track API in as few requests as it can, paced to its share of the Track
   # budget (CIO_TRACK_RPS_PER_INSTANCE). transactional sends one request per message, at most
   # `concurrency` (8) at once.
@@ -82,9 +82,11 @@ locals {
     identify = merge(local.track_secrets, {
       IDENTIFY_SKIP_UNCHANGED    = tostring(var.skip_unchanged_identifies)
       IDENTIFY_HASH_COLLECTION   = local.identify_hash_collection
+      TRACK_COALESCE             = "true"
       CIO_TRACK_RPS_PER_INSTANCE = tostring(local.track_rps_per_instance.identify)
     })
     track = merge(local.track_secrets, {
+      TRACK_COALESCE             = "true"
       CIO_TRACK_RPS_PER_INSTANCE = tostring(local.track_rps_per_instance.track)
     })
     transactional = {

@@ -75,6 +75,10 @@ run "whole_environment_plans" {
     error_message = "identify and track coalesce at 80 per instance, paced to their Track budget share: ${jsonencode(output.delivery_scaling)}"
   }
   assert {
+    condition     = jsonencode([for k in ["identify", "track", "transactional"] : lookup(module.delivery[k].env_vars, "TRACK_COALESCE", null)]) == jsonencode(["true", "true", null])
+    error_message = "identify and track run with coalescing on, explicitly (TRACK_COALESCE=true); transactional has no batch"
+  }
+  assert {
     condition     = output.webhook_url == "https://fn-abc.a.run.app"
     error_message = "the webhook URL is an output"
   }

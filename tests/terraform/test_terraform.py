@@ -283,7 +283,7 @@ def test_checkov_catches_a_push_subscription_without_dead_letter(tmp_path: Path)
     assert {"CKV2_CIO_1", "CKV2_CIO_2"} <= failed
 
 
-# Planted together in one copy (one `terraform test` instead of three): each breaks a different run.
+# Planted together in one copy (one `terraform test` instead of four): each breaks a different assertion.
 TERRAFORM_TEST_PLANTS = [
     (
         "modules/pubsub_pipeline/main.tf",
@@ -302,6 +302,12 @@ TERRAFORM_TEST_PLANTS = [
         "    track         = var.functions.track_concurrency\n",
         "    track         = var.functions.concurrency\n",
         "identify and track coalesce at 80 per instance",
+    ),
+    (
+        "main.tf",
+        '    track = merge(local.track_secrets, {\n      TRACK_COALESCE             = "true"\n',
+        "    track = merge(local.track_secrets, {\n",
+        "identify and track run with coalescing on, explicitly",
     ),
 ]
 

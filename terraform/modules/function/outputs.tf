@@ -27,3 +27,8 @@ output "service_name" {
   description = "The Cloud Run service's short name, as Cloud Monitoring's resource.labels.service_name holds it."
   value       = local.service_name
 }
+
+output "env_vars" {
+  description = "The environment the function runs with, as deployed: settings, topic paths and secret ids (never secret values)."
+  value       = google_cloudfunctions2_function.this.service_config[0].environment_variables
+}
