@@ -1,4 +1,8 @@
-"""The pipeline as it runs in `make run`: emulators, sandbox, three function processes, topology."""
+"""The pipeline as it runs in `make run`: emulators, sandbox, three function processes, topology.
+
+`pipeline` runs the functions as deployed (identify and track coalesce); `uncoalesced` is the
+same without webhook-ingest and with TRACK_COALESCE=false, for what is about one request per
+message."""
 
 from __future__ import annotations
 
@@ -37,4 +41,11 @@ class Pipeline:
 @pytest.fixture(scope="module")
 def pipeline(pubsub_emulator: str, firestore_emulator: str, bigquery_emulator: str) -> Iterator[Pipeline]:
     with local_stack("", pubsub_emulator, firestore_emulator, bigquery_endpoint=bigquery_emulator) as stack:
+        yield Pipeline(stack)
+
+
+@pytest.fixture(scope="module")
+def uncoalesced(pubsub_emulator: str, firestore_emulator: str) -> Iterator[Pipeline]:
+    env = {"TRACK_COALESCE": "false"}
+    with local_stack("v1", pubsub_emulator, firestore_emulator, with_webhook=False, function_env=env) as stack:
         yield Pipeline(stack)

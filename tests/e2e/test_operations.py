@@ -56,10 +56,9 @@ def test_replay_delivers_each_dead_letter_once_and_leaves_the_filtered_out(pipel
     run_id = uuid.uuid4().hex[:8]
     people = [f"dl-{run_id}-{i}" for i in range(3)]
     control = pipeline.control
-    # Customer.io refuses these people for now (a 400): their messages are dead-lettered at once.
-    control.set_faults(
-        {"scripted": [{"status": 400, "count": 1, "path_contains": f"/customers/{who}"} for who in people]}
-    )
+    # Customer.io refuses these people's operations for now (a 207 naming each in its batch):
+    # their messages are dead-lettered at once, their neighbours' delivered.
+    control.set_faults({"reject_identifiers": people})
     ids = [
         pipeline.publisher.publish(IdentifyPerson(identifiers=Identifiers(id=people[0]), attributes={"plan": "pro"})),
         pipeline.publisher.publish(IdentifyPerson(identifiers=Identifiers(id=people[1]), attributes={"plan": "team"})),
@@ -87,17 +86,18 @@ def test_replay_delivers_each_dead_letter_once_and_leaves_the_filtered_out(pipel
         timeout=30,
     )
     assert wait_until(lambda: in_dead_letters(pipeline, "track", {ids[2]}) == {ids[2]}, timeout=30)
+    control.set_faults({})  # Customer.io takes them again
 
     listed = run(pipeline, "dlq", "list")
     assert listed.exit_code == 0, listed.output
-    assert "BadRequestError" in listed.output and "InvalidMessageError" in listed.output
+    assert "BatchItemError" in listed.output and "InvalidMessageError" in listed.output
     assert f"{run_id}@example.com" not in listed.output  # no personal data unless asked for
 
-    dry = run(pipeline, "dlq", "replay", "--reason", "BadRequestError", "--dry-run")
+    dry = run(pipeline, "dlq", "replay", "--reason", "BatchItemError", "--dry-run")
     assert dry.exit_code == 0 and "would replay" in dry.output
     assert in_dead_letters(pipeline, "identify", {ids[0], ids[1]}) == {ids[0], ids[1]}  # a dry run changes nothing
 
-    replayed = run(pipeline, "dlq", "replay", "--reason", "BadRequestError", "--rate", "50")
+    replayed = run(pipeline, "dlq", "replay", "--reason", "BatchItemError", "--rate", "50")
     assert replayed.exit_code == 0, replayed.output
     again = run(pipeline, "dlq", "replay", "--kind", "transactional", "--message-id", copy_id)
     assert again.exit_code == 0, again.output
@@ -105,7 +105,10 @@ def test_replay_delivers_each_dead_letter_once_and_leaves_the_filtered_out(pipel
     # Delivered once each; the send that had gone out is not sent again; the filtered-out letter stays.
     assert wait_until(lambda: all(control.person(p) for p in people[:2]), timeout=30)
     assert wait_until(lambda: any(e.get("customer") == people[2] for e in control.events()), timeout=30)
-    assert [r["status"] for r in control.requests("identify") if f"/customers/{people[0]}" in r["path"]] == [400, 200]
+    # people[0]'s identify: refused once inside its batch (207), accepted once after the replay.
+    track = [r for r in control.requests(identifier=people[0]) if r["api"] == "track_v2"]
+    assert [(r["operation"], r["status"]) for r in track] == [("v2_batch", 207), ("v2_batch", 200)]
+    assert control.person(people[0])["identifies"] == 1
     assert sum(1 for e in control.events() if e.get("customer") == people[2]) == 1
     assert not wait_until(
         lambda: sum(1 for d in control.deliveries() if d["request"].get("to") == f"{run_id}@example.com") > 1, timeout=5

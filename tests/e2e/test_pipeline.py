@@ -1,7 +1,11 @@
 """End to end: messages published to the topics, pushed (the local pusher, with Pub/Sub push's
 semantics) to the real function processes, delivered to the sandbox — or dead-lettered with a reason. Never lost.
 
-Each test uses its own people, so the tests share one pipeline without seeing each other.
+The functions run as deployed: identify and track coalesce (TRACK_COALESCE, on by default), so a
+person's operations travel inside `/api/v2/batch` requests, possibly beside other people's; the
+sandbox finds a person's requests by the people each request names, and its faults can be
+aimed at them (`identifier`). Each test uses its own people, so the tests share one pipeline
+without seeing each other.
 """
 
 from __future__ import annotations
@@ -27,7 +31,15 @@ def events_of(pipeline: Pipeline, who: str) -> list[dict]:
 
 
 def requests_to(pipeline: Pipeline, who: str) -> list[dict]:
-    return [r for r in pipeline.control.requests() if f"/customers/{who}" in r["path"]]
+    """The Track API requests carrying an operation for `who` (v2 batches, or v1 calls)."""
+    return [r for r in pipeline.control.requests(identifier=who) if r["api"].startswith("track")]
+
+
+def operations_for(request: dict, who: str) -> list[str]:
+    """The actions a request carried for `who`: each of a batch's operations for them."""
+    if request["operation"] != "v2_batch":
+        return [request["operation"]]
+    return [op["action"] for op in request["body"]["batch"] if who in op["identifiers"].values()]
 
 
 def test_messages_are_delivered_once(pipeline: Pipeline) -> None:
@@ -45,18 +57,23 @@ def test_messages_are_delivered_once(pipeline: Pipeline) -> None:
 
     assert wait_until(arrived, timeout=30)
     assert pipeline.control.person(who)["attributes"] == {"plan": "pro"}
-    assert [r["status"] for r in requests_to(pipeline, who)] == [200, 200]
+    assert pipeline.control.person(who)["identifies"] == 1
+    # Each operation went once, coalesced: one accepted batch item each, no retry, no second copy.
+    requests = requests_to(pipeline, who)
+    assert [(r["operation"], r["status"]) for r in requests] == [("v2_batch", 200)] * 2
+    assert sorted(action for r in requests for action in operations_for(r, who)) == ["event", "identify"]
 
 
 def test_transient_faults_are_retried_then_delivered_once(pipeline: Pipeline) -> None:
     who = person()
-    # Three 503s: the first delivery fails (two client attempts), the redelivery gets one more, then succeeds.
-    pipeline.control.set_faults(
-        {"scripted": [{"status": 503, "count": 3, "path_contains": f"/customers/{who}/events"}]}
-    )
+    # Three 503s for the batches carrying the event: the first delivery fails (two client
+    # attempts), the redelivery gets one more, then succeeds.
+    pipeline.control.set_faults({"scripted": [{"status": 503, "count": 3, "identifier": who}]})
     pipeline.publisher.publish(TrackEvent(identifiers=Identifiers(id=who), name="checkout", timestamp=1_700_000_000))
     assert wait_until(lambda: len(events_of(pipeline, who)) == 1, timeout=40)
-    assert [r["status"] for r in requests_to(pipeline, who)] == [503, 503, 503, 200]
+    requests = requests_to(pipeline, who)
+    assert [r["status"] for r in requests] == [503, 503, 503, 200]
+    assert [operations_for(r, who) for r in requests] == [["event"]] * 4  # the same event each time
 
 
 def test_permanent_failures_are_dead_lettered_on_the_first_attempt_with_a_reason(pipeline: Pipeline) -> None:
@@ -86,7 +103,7 @@ def test_permanent_failures_are_dead_lettered_on_the_first_attempt_with_a_reason
 def test_a_message_failing_transiently_forever_is_dead_lettered_by_pubsub(pipeline: Pipeline) -> None:
     who = person()
     attempts = pipeline.stack.config.delivery.max_delivery_attempts
-    pipeline.control.set_faults({"scripted": [{"status": 503, "count": 1000, "path_contains": f"/customers/{who}"}]})
+    pipeline.control.set_faults({"scripted": [{"status": 503, "count": 1000, "identifier": who}]})
     message_id = pipeline.publisher.publish(IdentifyPerson(identifiers=Identifiers(id=who), attributes={"a": 1}))
     [letter] = pipeline.wait_for_dead_letters(
         "identify", lambda m: json.loads(m.data).get("identifiers") == {"id": who}, 1, timeout=60
@@ -122,7 +139,7 @@ def test_duplicate_publishes_of_one_transactional_send_give_one_send(pipeline: P
 def test_no_message_is_lost_in_a_mixed_workload(pipeline: Pipeline) -> None:
     people = [person() for _ in range(12)]
     flaky = people[:4]
-    faults = [{"status": 503, "count": 2, "path_contains": f"/customers/{who}/"} for who in flaky]
+    faults = [{"status": 503, "count": 2, "identifier": who} for who in flaky]
     pipeline.control.set_faults({"scripted": faults})
     raw = pubsub_v1.PublisherClient()
     for who in people:
@@ -143,6 +160,8 @@ def test_no_message_is_lost_in_a_mixed_workload(pipeline: Pipeline) -> None:
     letters = pipeline.wait_for_dead_letters("track", lambda m: m.attributes.get("marker") == "mixed", len(invalid))
     assert sorted(m.attributes["dlq_original_message_id"] for m in letters) == sorted(invalid)
     assert all(m.attributes["dlq_error_class"] == "InvalidMessageError" for m in letters)
-    # Each person's event arrived exactly once, flaky or not.
+    # Each person's event arrived exactly once, flaky or not; and every fault did bite.
     for who in people:
         assert len(events_of(pipeline, who)) == 1
+    assert [f["count"] for f in pipeline.control.faults()["scripted"]] == [0] * len(flaky)
+    assert all(503 in [r["status"] for r in requests_to(pipeline, who)] for who in flaky)

@@ -128,6 +128,24 @@ def test_without_coalescing_each_message_is_its_own_v1_request(sandbox: Sandbox,
     assert len(control.requests("identify")) == 20 and not control.requests("v2_batch")
 
 
+def test_a_phone_identifier_is_refused_on_v1_and_goes_as_v2_when_coalesced(
+    sandbox: Sandbox, control: SandboxControl
+) -> None:
+    """Track v1 paths cannot address a person by phone: uncoalesced, such an event is a permanent
+    error, dead-lettered at once without a request; coalesced it is a v2 operation, which takes it."""
+    event = {"op": "event", "identifiers": {"phone": "+15555550100"}, "name": "x", "timestamp": 1_767_225_600}
+    v1_letters = DeadLetters()
+    v1 = function("track", settings_for(sandbox, track_coalesce=False), v1_letters)
+    assert v1(push(event, 1)) is DeliveryOutcome.DEAD_LETTERED
+    [(_, attributes)] = v1_letters.letters
+    assert attributes["dlq_error_class"] == "BadRequestError" and "phone" in attributes["dlq_reason"]
+    assert control.requests() == []
+    coalesced = function("track", settings_for(sandbox), DeadLetters())
+    assert coalesced(push(event, 2)) is DeliveryOutcome.DELIVERED
+    assert [op["identifiers"] for batch in batches(control) for op in batch] == [{"phone": "+15555550100"}]
+    assert [e["customer"] for e in control.events()] == ["+15555550100"]
+
+
 def test_person_guarantees_hold_when_batched(sandbox: Sandbox, control: SandboxControl) -> None:
     handler = function("identify", settings_for(sandbox, track_coalesce_linger_s=0.05), DeadLetters())
     hello = {"op": "identify", "identifiers": {"id": "ada"}, "attributes": {"plan": "pro"}}

@@ -281,12 +281,13 @@ def test_retry_after_gets_jitter_so_refused_callers_do_not_return_together() -> 
     assert RetryPolicy(retry_after_jitter=0.25).delay(1, RateLimitedError("x", retry_after=60)) is None
 
 
-def test_settings_turn_coalescing_off_and_set_the_pace() -> None:
+def test_settings_coalesce_by_default_turn_it_off_and_set_the_pace() -> None:
     from customerio_gcp.settings import Settings
 
-    default = Settings.from_env({})  # off until the deployment turns it on (one request per message, as before)
-    assert not default.track_coalesce and default.track_coalesce_linger_s == 0.05
+    default = Settings.from_env({})  # on unless turned off (then one request per message)
+    assert default.track_coalesce and Settings().track_coalesce and default.track_coalesce_linger_s == 0.05
     assert default.track_rps_per_instance == 0 and Settings.from_env({"TRACK_COALESCE": "true"}).track_coalesce
+    assert not any(Settings.from_env({"TRACK_COALESCE": off}).track_coalesce for off in ("false", "FALSE", "0", "no"))
     settings = Settings.from_env(
         {
             "TRACK_COALESCE": "false",

@@ -71,8 +71,9 @@ def demo_workload() -> list[Any]:
 def run_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]:
     control = stack.control
     publisher = stack.publisher()
-    # The event of user-1003 meets three injected 503s first (two client attempts per delivery).
-    control.set_faults({"scripted": [{"status": 503, "count": 3, "path_contains": "/customers/user-1003/events"}]})
+    # The Track requests carrying user-1003's operations meet three injected 503s first (two
+    # client attempts per delivery); coalesced, a request is refused whole, with whatever shares it.
+    control.set_faults({"scripted": [{"status": 503, "count": 3, "identifier": "user-1003", "path_contains": "/api/"}]})
     messages = demo_workload()
     publisher.publish_many(messages)
     # A merge into a person who does not exist: Customer.io answers 400, a permanent failure.
@@ -92,7 +93,7 @@ def run_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]:
     dead: dict[str, list[Any]] = {}
 
     def settled() -> bool:
-        accepted = Counter(r["operation"] for r in control.requests(accepted_only=True))
+        accepted = Counter(control.summary()["applied_by_operation"])  # v2 batch items counted one by one
         for kind in TOPIC_KINDS:
             dead[kind] = stack.pull_dead_letters(kind)
         return all(accepted[k] >= n for k, n in expected_operations.items()) and sum(map(len, dead.values())) >= 3
@@ -109,14 +110,26 @@ def run_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]:
 
 
 def summarize(stack: LocalStack, dead: dict[str, list[Any]]) -> dict[str, Any]:
+    """What Customer.io (the sandbox) saw, counted per operation: identify and track coalesce, so
+    their operations travel as the items of `/api/v2/batch` requests, each counted on its own."""
     control = stack.control
     requests = control.requests()
+    sandbox = control.summary()
+    batches = [r for r in requests if r["operation"] == "v2_batch"]
     return {
-        "accepted": Counter(r["operation"] for r in requests if 200 <= r["status"] < 300 and not r["note"]),
-        "ignored": Counter(r["operation"] for r in requests if 200 <= r["status"] < 300 and r["note"]),
+        "accepted": Counter(sandbox["applied_by_operation"]),  # what changed the workspace
+        "ignored": Counter(op for r in requests if 200 <= r["status"] < 300 and r["note"] for op in _ignored(r)),
         "retried": Counter(_label(r) for r in requests if r["status"] >= 500 or r["status"] == 429),
-        "refused": Counter(_label(r) for r in requests if 400 <= r["status"] < 500 and r["status"] != 429),
-        "sandbox": control.summary(),
+        # 4xx: the whole request; 207: some items of a batch (each dead-lettered with its reason)
+        "refused": Counter(_label(r) for r in requests if r["status"] == 207 or 400 <= r["status"] < 429
+                           or 429 < r["status"] < 500),
+        "requests": {
+            "track": sum(1 for r in requests if r["api"].startswith("track")),
+            "batches": len(batches),
+            "batch_items": sum(len(_actions(r)) for r in batches),
+            "track_v1": sum(1 for r in requests if r["api"] == "track_v1"),
+        },
+        "sandbox": sandbox,
         "dead_letters": {
             kind: [
                 {
@@ -183,8 +196,31 @@ def run_webhook_demo(stack: LocalStack, out: Any = sys.stdout) -> dict[str, Any]
             "quarantined": quarantined}  # fmt: skip
 
 
+def _actions(request: dict[str, Any]) -> list[str]:
+    """The operations a request carried: a v2 batch's items' actions, else its own operation."""
+    if request["operation"] != "v2_batch":
+        return [request["operation"]]
+    batch = (request["body"] or {}).get("batch")
+    return [str(op.get("action")) for op in batch if isinstance(op, dict)] if isinstance(batch, list) else []
+
+
 def _label(request: dict[str, Any]) -> str:
+    if request["operation"] == "v2_batch":
+        counts = Counter(_actions(request))
+        carried = ", ".join(f"{action} ×{n}" for action, n in sorted(counts.items()))
+        some = ": some items refused" if request["status"] == 207 else ""
+        return f"v2 batch [{carried}] (HTTP {request['status']}{some})"
     return f"{request['operation']} (HTTP {request['status']})"
+
+
+def _ignored(request: dict[str, Any]) -> list[str]:
+    """The operations an accepted request's note says were ignored (a duplicate event id, a stale
+    identify): the request's own, or the batch items its note names (`3: …; 5: …`)."""
+    if request["operation"] != "v2_batch":
+        return [request["operation"]]
+    actions = _actions(request)
+    indexes = [part.split(":", 1)[0] for part in request["note"].split("; ")]
+    return [actions[int(i)] for i in indexes if i.isdigit() and int(i) < len(actions)]
 
 
 def print_summary(summary: dict[str, Any], out: Any) -> None:
@@ -206,7 +242,14 @@ def print_summary(summary: dict[str, Any], out: Any) -> None:
             sent, "SENT MORE THAN ONCE"
         )
         print(f"  welcome email: published {published} times, sent {sent} ({verdict})", file=out)
-    block("Accepted requests by operation:", summary["accepted"])
+    requests = summary.get("requests")
+    if requests:
+        print(
+            f"  Track requests {requests['track']}: {requests['batches']} v2 batches carrying "
+            f"{requests['batch_items']} operations (coalesced), {requests['track_v1']} v1",
+            file=out,
+        )
+    block("Accepted operations (each v2 batch item counted):", summary["accepted"])
     block("Accepted but ignored as duplicates:", summary["ignored"])
     block("Retried (transient failures, redelivered by Pub/Sub):", summary["retried"])
     block("Refused by Customer.io (permanent):", summary["refused"])

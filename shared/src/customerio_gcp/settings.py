@@ -17,7 +17,7 @@ and the local tools (emulator hosts).
 | `GOOGLE_CLOUD_PROJECT` (or `GCP_PROJECT`) | the project | unset |
 | `HTTP_TIMEOUT_S` / `HTTP_CONNECT_TIMEOUT_S` | Customer.io request timeouts | `10` / `3` |
 | `HTTP_RETRY_ATTEMPTS` | in-process attempts per call (Pub/Sub retries beyond that) | `2` |
-| `TRACK_COALESCE` | identify/track share v2 batches (`delivery.coalescing`; Terraform: `true`) | `false` |
+| `TRACK_COALESCE` | identify/track share v2 batches (`delivery.coalescing`); `false`: one per message | `true` |
 | `TRACK_COALESCE_LINGER_MS` | a busy instance's batch waits this long for more (idle: sent at once) | `50` |
 | `TRACK_COALESCE_MAX_ITEMS` | operations per batch request (500 KB per request is kept in any case) | `100` |
 | `TRACK_COALESCE_MAX_IN_FLIGHT` | batch requests of one instance on the wire at once (the next fills meanwhile) | `2` |
@@ -71,7 +71,7 @@ class Settings:
     http_timeout_s: float = 10.0
     http_connect_timeout_s: float = 3.0
     http_retry_attempts: int = 2
-    track_coalesce: bool = False
+    track_coalesce: bool = True
     track_coalesce_linger_s: float = 0.05
     track_coalesce_max_items: int = 100
     track_coalesce_max_in_flight: int = 2
@@ -126,7 +126,7 @@ class Settings:
             http_timeout_s=number("HTTP_TIMEOUT_S", 10.0),
             http_connect_timeout_s=number("HTTP_CONNECT_TIMEOUT_S", 3.0),
             http_retry_attempts=int(number("HTTP_RETRY_ATTEMPTS", 2)),
-            track_coalesce=env.get("TRACK_COALESCE", "false").lower() in ("true", "1", "yes"),
+            track_coalesce=env.get("TRACK_COALESCE", "true").lower() not in ("false", "0", "no"),
             track_coalesce_linger_s=number("TRACK_COALESCE_LINGER_MS", 50.0) / 1000,
             track_coalesce_max_items=max(1, int(number("TRACK_COALESCE_MAX_ITEMS", 100))),
             track_coalesce_max_in_flight=max(1, int(number("TRACK_COALESCE_MAX_IN_FLIGHT", 2))),

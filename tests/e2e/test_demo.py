@@ -1,0 +1,37 @@
+"""`make run`'s demo on the packaged functions, as deployed (identify and track coalesce): what its
+summary claims holds — every operation accepted once, the duplicate send stopped, the person whose
+Track requests met three 503s retried and then delivered, the refusals dead-lettered."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+from customerio_gcp_local.pipeline import run_demo
+
+from tests.e2e.conftest import Pipeline
+
+
+def test_the_demo_summary_counts_coalesced_operations(pipeline: Pipeline) -> None:
+    out = io.StringIO()
+    summary = run_demo(pipeline.stack, out)
+    printed = out.getvalue()
+    assert "did not settle" not in printed
+
+    expected = {"identify": 3, "suppress": 2, "delete": 1, "event": 3, "send_email": 13}
+    assert summary["accepted"] == Counter(expected)  # each operation applied once, counted per batch item
+    assert (summary["welcome_published"], summary["welcome_sent"]) == (2, 1)
+    assert not summary["ignored"]
+    requests = summary["requests"]
+    assert requests["track_v1"] == 1  # the merge: no v2 form
+    assert requests["batches"] >= 1 and requests["track"] == requests["batches"] + 1
+    # user-1003's Track requests were refused three times (503, whole), then went through
+    retried = summary["retried"]
+    assert sum(retried.values()) == 3 and all(label.startswith("v2 batch [") for label in retried)
+    assert "(HTTP 503)" in printed and "v2_batch" not in printed
+    assert pipeline.control.person("user-1003") is not None
+    assert any(e["customer"] == "user-1003" and e["name"] == "trial_started" for e in pipeline.control.events())
+    assert summary["refused"] == Counter({"merge (HTTP 400)": 1})
+    letters = summary["dead_letters"]
+    assert sorted(letter["error_class"] for letter in letters["identify"]) == ["BadRequestError", "InvalidMessageError"]
+    assert [letter["error_class"] for letter in letters["track"]] == ["InvalidMessageError"]
