@@ -45,7 +45,7 @@ from bench.measure import cpu_seconds
 PROJECT = "customerio-gcp-bench"
 
 
-class _Connections:
+class ThreadConnections:
     """One keep-alive HTTP/1.1 connection per pushing thread (`http.client`): a request costs a
     fraction of what it does through a shared httpx pool, whose bookkeeping grows with the pool
     (measured: most of this process's CPU with 80 connections), and the threads share no lock."""
@@ -106,7 +106,7 @@ class FanOutPusher:
 
         subscriber = pubsub_v1.SubscriberClient()
         slots = threading.Semaphore(self.concurrency)
-        http = _Connections(self.endpoint, timeout=60)
+        http = ThreadConnections(self.endpoint, timeout=60)
         with ThreadPoolExecutor(self.concurrency) as pool:
             while not self._stop.is_set():
                 self._flush_acks(subscriber)
@@ -133,7 +133,7 @@ class FanOutPusher:
         if acks:
             subscriber.acknowledge(request={"subscription": self.subscription, "ack_ids": acks})
 
-    def _deliver(self, subscriber: Any, http: _Connections, item: Any, slots: threading.Semaphore) -> None:
+    def _deliver(self, subscriber: Any, http: ThreadConnections, item: Any, slots: threading.Semaphore) -> None:
         try:
             message = item.message
             envelope: dict[str, Any] = {

@@ -1,9 +1,10 @@
 """`make cost`: dollars per million delivered messages and per million webhook events.
 
 Measures each function process on this machine (CPU time, instance time per message when kept
-busy, peak memory, log bytes) at concurrency 1 and at the default concurrency, with Customer.io
-answering in `--latency-ms` (the sandbox is slowed to a realistic answer time), then prices the
-figures with Google Cloud list prices kept below as dated constants. The skip-unchanged section
+busy, peak memory, log bytes) at concurrency 1 and at the default concurrency, and identify and
+track also at the concurrency Terraform deploys them with (80, coalescing their Track requests),
+with Customer.io answering in `--latency-ms` (the sandbox is slowed to a realistic answer time),
+then prices the figures with Google Cloud list prices kept below as dated constants. The skip-unchanged section
 prices what identify's attribute-hash check saves. Figures, not assertions: machines are noisy.
 
     .venv/bin/python -m bench.cost [--latency-ms 150] [--messages 160]
@@ -24,6 +25,7 @@ from typing import Any
 from customerio_gcp_local.push import push_body
 from customerio_gcp_local.stack import LocalStack
 
+from bench.coalescing import ThreadConnections
 from bench.measure import Run, push
 from customerio_gcp.webhooks.signature import signed_headers
 
@@ -47,15 +49,19 @@ LOGGING_PER_BYTE = 0.50 / 2**30  # Cloud Logging ingestion beyond the free 50 Gi
 VCPU = 1.0
 MEMORY_GIB = 0.25
 DEFAULT_CONCURRENCY = 8
+TRACK_CONCURRENCY = 80  # identify and track (functions.track_concurrency): they coalesce (TRACK_COALESCE)
+COALESCING = ("identify", "track")
 WEBHOOK_ROUTED_SHARE = 0.10  # share of webhook events published to the app's topic (bounces etc.)
 
-# Firestore operations per delivered message (read from the code paths):
+# Firestore operations per delivered message (read from the code paths). Every delivery function
+# first reads the person's deletion tombstone (people.tombstones; a missing document is billed
+# as a read too).
 FIRESTORE_OPS = {
-    # identify: look up the synced-attribute hash, write it after Customer.io accepted
-    "identify": {"reads": 1, "writes": 1, "deletes": 0},
-    "track": {"reads": 0, "writes": 0, "deletes": 0},
-    # send-once record: create (IN_PROGRESS), then a transaction reading and setting COMPLETED
-    "transactional": {"reads": 1, "writes": 2, "deletes": 0},
+    # identify: the tombstone; look up the synced-attribute hash, write it after Customer.io accepted
+    "identify": {"reads": 2, "writes": 1, "deletes": 0},
+    "track": {"reads": 1, "writes": 0, "deletes": 0},
+    # the tombstone; send-once record: create (IN_PROGRESS), then a transaction reading and setting COMPLETED
+    "transactional": {"reads": 2, "writes": 2, "deletes": 0},
     "webhook": {"reads": 0, "writes": 0, "deletes": 0},
 }
 
@@ -122,16 +128,29 @@ def webhook_events(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def measure(stack: LocalStack, concurrency: int, count: int) -> list[Measured]:
+def measure(stack: LocalStack, concurrency: int, count: int, kinds: tuple[str, ...] | None = None) -> list[Measured]:
+    """Each function of `kinds` (all, and webhook-ingest, by default) kept busy with `concurrency`
+    requests at once (each client thread on its own keep-alive connection)."""
     results = []
+    connections: dict[str, ThreadConnections] = {}
+
+    def post(_client: Any, url: str, body: dict[str, Any]) -> int:
+        if url not in connections:
+            connections[url] = ThreadConnections(url, timeout=60)
+        return connections[url].post_json(json.dumps(body).encode())
+
     for kind, function in stack.functions.items():
+        if kinds is not None and kind not in kinds:
+            continue
         bodies = message_bodies(kind, count)
         log = function.process.log_path
         before = log.stat().st_size if log.exists() else 0
-        run = push(function.url, bodies, concurrency, function.process.process.pid)
+        run = push(function.url, bodies, concurrency, function.process.process.pid, post=post)
         log_bytes = (log.stat().st_size - before) / (run.messages + 1)
         payload = len(json.dumps(bodies[0]["message"]["data"]))  # base64 of the message, as Pub/Sub carries it
         results.append(Measured(kind, run, payload, log_bytes))
+    if kinds is not None and "webhook" not in kinds:
+        return results
 
     assert stack.webhook is not None, "the stack was started without webhook-ingest"
     assert stack.webhook_url is not None
@@ -172,11 +191,12 @@ def dollars_per_million(m: Measured) -> dict[str, float]:
     return {k: v * 1_000_000 for k, v in parts.items()}
 
 
-def start_stack(concurrency: int, latency_ms: float) -> LocalStack:
+def start_stack(concurrency: int, latency_ms: float, *, with_webhook: bool = True) -> LocalStack:
     stack = LocalStack(
         functions_dir=ROOT / "build" / "functions",
         log_dir=ROOT / ".local" / f"cost-c{concurrency}",
         suffix=f"-cost{concurrency}",
+        with_webhook=with_webhook,
         function_env={"THREADS": str(concurrency), "LOG_LEVEL": "INFO"},
     ).start()
     stack.control.set_faults({"slow_rate": 1.0, "slow_seconds": latency_ms / 1000})
@@ -213,11 +233,16 @@ def report(
                 f"{cost['firestore']:>10.2f}{cost['bigquery']:>6.2f}{cost['logging']:>6.2f}",
                 file=out,
             )
-    print(f"\nConcurrency saving ($ per million, concurrency 1 → {DEFAULT_CONCURRENCY}):", file=out)
+    print(f"\nConcurrency saving ($ per million, concurrency 1 → {DEFAULT_CONCURRENCY}, and → {TRACK_CONCURRENCY} "
+          "for identify and track, as deployed, coalescing):", file=out)  # fmt: skip
     for kind, by_c in summary["functions"].items():
         if 1 in by_c and DEFAULT_CONCURRENCY in by_c:
             one, many = by_c[1]["dollars_per_million"], by_c[DEFAULT_CONCURRENCY]["dollars_per_million"]
-            print(f"  {kind:<14} {one:>8.2f} → {many:>7.2f}   ({one / many:.1f}× cheaper)", file=out)
+            line = f"  {kind:<14} {one:>8.2f} → {many:>7.2f}   ({one / many:.1f}× cheaper)"
+            if TRACK_CONCURRENCY in by_c:
+                most = by_c[TRACK_CONCURRENCY]["dollars_per_million"]
+                line += f" → {most:>6.2f} at {TRACK_CONCURRENCY} ({one / most:.1f}× cheaper)"
+            print(line, file=out)
 
     # Skipping unchanged identifies: Track requests saved, against the Firestore read it adds.
     per_million_requests_saved = skipped_share * 1_000_000
@@ -256,6 +281,14 @@ def main(argv: list[str] | None = None) -> int:
             results[concurrency] = measure(stack, concurrency, count)
         finally:
             stack.stop()
+    count = args.messages * 5  # enough to keep 80 requests in flight for a while
+    print(f"measuring identify and track at concurrency {TRACK_CONCURRENCY}, coalescing ({count} messages each) …",
+          flush=True)  # fmt: skip
+    stack = start_stack(TRACK_CONCURRENCY, args.latency_ms, with_webhook=False)
+    try:
+        results[TRACK_CONCURRENCY] = measure(stack, TRACK_CONCURRENCY, count, kinds=COALESCING)
+    finally:
+        stack.stop()
     summary = report(results, args.latency_ms, args.unchanged_share)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(summary, indent=2))
