@@ -8,8 +8,9 @@ concurrency is played by `FanOutPusher` instead of the stack's `PullPusher` (16 
 flight, with Pub/Sub's backoff and dead-lettering, which a backlog drained at full speed does not
 need): it pulls in bulk, keeps up to `concurrency` push requests in flight, acks on 2xx (in
 bulk) and nacks otherwise, as a push subscription does. It posts over one keep-alive
-`http.client` connection per thread: through a shared 80-connection httpx pool, this process
-used 3.9 ms of CPU per message (pool bookkeeping, mostly), as much as a function; now about 0.8.
+connection per thread (`customerio_gcp_local.connections`): through a shared 80-connection httpx
+pool, this process used 3.9 ms of CPU per message (pool bookkeeping, mostly), as much as a
+function; now about 0.8.
 
 Then the same messages through the two functions' handlers in this process (`delivery_layer`):
 the delivery layer at load, without the emulators' and function processes' CPU, which on a
@@ -25,7 +26,6 @@ the Pub/Sub and the Firestore emulators in all).
 from __future__ import annotations
 
 import base64
-import http.client as http_client
 import json
 import os
 import threading
@@ -35,46 +35,14 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from customerio_gcp_local import emulators
+from customerio_gcp_local.connections import ConnectionFailed, ThreadConnections
 from customerio_gcp_local.stack import LocalStack
 
 from bench.measure import cpu_seconds
 
 PROJECT = "customerio-gcp-bench"
-
-
-class ThreadConnections:
-    """One keep-alive HTTP/1.1 connection per pushing thread (`http.client`): a request costs a
-    fraction of what it does through a shared httpx pool, whose bookkeeping grows with the pool
-    (measured: most of this process's CPU with 80 connections), and the threads share no lock."""
-
-    def __init__(self, endpoint: str, timeout: float) -> None:
-        split = urlsplit(endpoint)
-        self.host, self.port = split.hostname or "127.0.0.1", split.port or 80
-        self.path = split.path or "/"
-        self.timeout = timeout
-        self._local = threading.local()
-
-    def post_json(self, body: bytes) -> int:
-        """POST `body`; the status, or raises `OSError`/`http.client.HTTPException` (connection
-        dropped: it is closed, and the next call opens a fresh one)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = http_client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
-            connection.request("POST", self.path, body, {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-        except (OSError, http_client.HTTPException):
-            connection.close()
-            self._local.connection = None
-            raise
-        if response.will_close:
-            connection.close()
-            self._local.connection = None
-        return response.status
 
 
 class FanOutPusher:
@@ -147,7 +115,7 @@ class FanOutPusher:
                 status = http.post_json(json.dumps(body).encode())
                 outcome = str(status)
                 ok = 200 <= status < 300
-            except (OSError, http_client.HTTPException) as error:
+            except ConnectionFailed as error:
                 outcome, ok = type(error).__name__, False
             now = time.time()
             if ok:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from customerio_gcp_local.connections import ThreadConnections
 from customerio_gcp_local.push import push_body
 from customerio_gcp_local.stack import LocalStack
 
-from bench.coalescing import ThreadConnections
 from bench.measure import Run, push
 from customerio_gcp.webhooks.signature import signed_headers
 

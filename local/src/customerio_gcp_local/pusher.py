@@ -44,6 +44,7 @@ from __future__ import annotations
 import base64
 import heapq
 import itertools
+import json
 import logging
 import threading
 import time
@@ -53,7 +54,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from customerio_gcp_local.connections import ConnectionFailed, ThreadConnections
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class PullPusher:
         self._subscriber: Any = None
         self._publisher: Any = None
         self._pool: ThreadPoolExecutor | None = None
-        self._http: httpx.Client | None = None
+        self._http: ThreadConnections | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -145,9 +146,9 @@ class PullPusher:
         self._publisher = pubsub_v1.PublisherClient()
         if self.settings is None:
             self.settings = PushSettings.of_subscription(self._subscriber, self.subscription)
-        timeout = float(self.settings.ack_deadline_s)
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        self._http = httpx.Client(timeout=timeout, limits=limits)
+        # One keep-alive connection per request thread (connections.py: a shared httpx pool cost
+        # more CPU per message than the function it pushed to).
+        self._http = ThreadConnections(self.endpoint, timeout=float(self.settings.ack_deadline_s))
         name = self.subscription.rsplit("/", 1)[-1]
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"push-{name}")
         for target, role in ((self._pull_loop, "pull"), (self._retry_loop, "retry")):
@@ -288,8 +289,8 @@ class PullPusher:
         assert self._http is not None
         self._count("attempts")
         try:
-            status = self._http.post(self.endpoint, json=self.push_body(delivery)).status_code
-        except httpx.HTTPError:  # refused (a crashed or restarting function), reset, timed out
+            status = self._http.post_json(json.dumps(self.push_body(delivery)).encode())
+        except ConnectionFailed:  # refused (a crashed or restarting function), reset, timed out
             return False
         return status in SUCCESS_STATUSES
 
