@@ -41,15 +41,19 @@ def build_service(
         idempotency_store or InMemoryStore(), lease_s=settings.idempotency_lease_s, ttl_s=settings.idempotency_ttl_s
     )
     workspace = build_workspace(settings, secrets)
+    coalescing = coalesce and settings.track_coalesce
     hashes = None
-    if hash_store is not None and settings.identify_skip_unchanged:
+    # Not when identifies go as v2 batch items: v2 answers 200 to an identify older than the
+    # profile's last update and ignores it, so a remembered hash could claim attributes Customer.io
+    # never took and hide the next real change. Batched, a repeated identify costs little anyway.
+    if hash_store is not None and settings.identify_skip_unchanged and not coalescing:
         hashes = AttributeHashes(hash_store, workspace)
     tombstones = None
     if tombstone_store is not None:
         tombstones = Tombstones(tombstone_store, workspace, ttl_s=settings.tombstone_ttl_s)
     track = build_track_client(settings, secrets, http)
     coalescer = None
-    if coalesce and settings.track_coalesce:
+    if coalescing:
         coalescer = Coalescer(
             track.post_batch,
             linger_s=settings.track_coalesce_linger_s,
