@@ -20,6 +20,7 @@ from customerio_gcp.customerio.errors import (
     BadRequestError,
     BatchItemFailure,
     PermanentError,
+    ServerError,
 )
 from customerio_gcp.customerio.identifiers import Identifiers
 from customerio_gcp.customerio.limits import (
@@ -223,7 +224,12 @@ class TrackClient(ApiClient):
             body = response.json()
         except ValueError:
             body = None
-        return list(parse_207(body))
+        failures = list(parse_207(body))
+        if not failures or any(not 0 <= f.index < len(operations) for f in failures):
+            # Some item was refused and we cannot tell which: none may pass for accepted. A
+            # transient error: the operations are retried (Pub/Sub redelivers each message).
+            raise ServerError("207 without item errors it can be matched to", status=207, maybe_applied=True)
+        return failures
 
     @staticmethod
     def _person(identifiers: Identifiers) -> str:
