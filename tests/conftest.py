@@ -7,6 +7,7 @@ tests do not see each other's data.
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from customerio_sandbox import Sandbox, SandboxControl
 
 from customerio_gcp.customerio import AppClient, TrackClient
 from customerio_gcp.customerio.transport import RetryPolicy
+from customerio_gcp.observability import configure_logging
 
 PROJECT = "customerio-gcp-test"
 REPO = Path(__file__).resolve().parents[1]
@@ -161,3 +163,12 @@ def pull_now(subscription: str, max_messages: int = 100) -> list:
     response = subscriber.pull(request=request)
     subscriber.close()
     return [m.message for m in response.received_messages]
+
+
+@pytest.fixture
+def lines() -> Iterator[io.StringIO]:
+    """The runtime's log lines at INFO, captured (tests that pin what is logged)."""
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    yield stream
+    configure_logging("INFO")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -20,7 +20,6 @@ from google.api_core.exceptions import NotFound
 from customerio_gcp.customerio import AppClient, ServerError, TrackClient
 from customerio_gcp.delivery import DeadLetterPublisher, DeliveryOutcome, PubSubDelivery
 from customerio_gcp.delivery.handler import NoDeadLetterTopicError
-from customerio_gcp.observability import configure_logging
 from customerio_gcp.people import InMemoryTombstoneStore, Tombstone, Tombstones
 from customerio_gcp.service import MessagingService
 from tests.conftest import PROJECT, pull_now, topic_with_subscription
@@ -28,14 +27,6 @@ from tests.conftest import PROJECT, pull_now, topic_with_subscription
 IDENTIFY = json.dumps({"op": "identify", "identifiers": {"id": "u1"}, "attributes": {"plan": "pro"}}).encode()
 NOT_JSON = b"not json"
 SOURCE = "projects/x/subscriptions/identify-push"
-
-
-@pytest.fixture
-def lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("INFO", stream)
-    yield stream
-    configure_logging("INFO")
 
 
 def delivery_lines(stream: io.StringIO) -> list[dict[str, Any]]:

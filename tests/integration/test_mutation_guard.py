@@ -13,7 +13,6 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import Any
 
@@ -32,7 +31,6 @@ from customerio_gcp.idempotency import (
 )
 from customerio_gcp.idempotency.firestore_store import FirestoreStore
 from customerio_gcp.ids import content_hash
-from customerio_gcp.observability import configure_logging
 
 NOW = 5_000_000.0
 PAYLOAD = {"to": "ada@example.com"}
@@ -50,14 +48,6 @@ def held(key: str, status: Status = Status.IN_PROGRESS, *, lease: float = NOW + 
 
 def reason_of(caught: pytest.ExceptionInfo[Any]) -> str:
     return str(caught.value.reason)
-
-
-@pytest.fixture
-def lines() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("INFO", stream)
-    yield stream
-    configure_logging("INFO")
 
 
 def idempotency_lines(stream: io.StringIO) -> list[dict[str, Any]]:

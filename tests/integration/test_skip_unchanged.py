@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pytest
 from customerio_sandbox import SandboxControl
@@ -96,14 +97,19 @@ def test_force_bypasses_the_check(service: MessagingService, control: SandboxCon
     assert len(sent(control)) == 2
 
 
-def test_the_setting_turns_it_off(sandbox, control: SandboxControl, firestore_emulator: str, unique: str) -> None:
-    env = {
+def sandbox_env(sandbox: Any, unique: str) -> dict[str, str]:
+    """The environment of a function talking to `sandbox`, with this test's hash collection."""
+    return {
         "GOOGLE_CLOUD_PROJECT": "customerio-gcp-test",
         "CIO_TRACK_URL": sandbox.url,
         "CIO_SITE_ID": sandbox.credentials.site_id,
         "CIO_TRACK_API_KEY": sandbox.credentials.track_api_key,
         "IDENTIFY_HASH_COLLECTION": f"hashes-{unique}",
     }
+
+
+def test_the_setting_turns_it_off(sandbox, control: SandboxControl, firestore_emulator: str, unique: str) -> None:
+    env = sandbox_env(sandbox, unique)
     settings = Settings.from_env(env)
     on = build_service(settings, hash_store=build_hash_store(settings))
     on.identify_user(ADA, {"plan": "pro"})
@@ -160,13 +166,7 @@ def test_coalesced_identifies_are_never_skipped(sandbox, control: SandboxControl
                                                 unique: str) -> None:  # fmt: skip
     """v2 answers 200 to an identify older than the profile and ignores it: a hash remembered for
     it would hide the next real change. So identifies that go as batch items are always sent."""
-    env = {
-        "GOOGLE_CLOUD_PROJECT": "customerio-gcp-test",
-        "CIO_TRACK_URL": sandbox.url,
-        "CIO_SITE_ID": sandbox.credentials.site_id,
-        "CIO_TRACK_API_KEY": sandbox.credentials.track_api_key,
-        "IDENTIFY_HASH_COLLECTION": f"hashes-{unique}",
-    }
+    env = sandbox_env(sandbox, unique)
     settings = Settings.from_env(env)
     service = build_service(settings, hash_store=build_hash_store(settings), coalesce=True)
     service.identify_user(ADA, {"plan": "pro"})
