@@ -107,12 +107,15 @@ class MessagingService:
                 return
             if self._coalescer and not update_only:
                 # v2 takes the message's own timestamp (or none: Customer.io's receipt time), never
-                # an invented one: it silently ignores an identify older than the profile.
+                # an invented one: it silently ignores an identify older than the profile, so the
+                # hash is remembered with that timestamp and only if it is the newest.
                 self._submit(v2.identify(identifiers, attributes, timestamp=timestamp), identifiers)
-            else:
+                ordered_by = timestamp
+            else:  # v1 applies identifies as they arrive: the time of sending orders them
                 self._track.identify(identifiers, attributes, timestamp=timestamp, update_only=update_only)
+                ordered_by = None
             if hashes:
-                hashes.remember(identifiers, attributes, update_only=update_only)
+                hashes.remember(identifiers, attributes, update_only=update_only, timestamp=ordered_by)
 
     def suppress_user(self, identifiers: Identifiers) -> None:
         with timed("suppress", identifier_kind=identifiers.kind):
