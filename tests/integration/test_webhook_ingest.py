@@ -412,3 +412,14 @@ def test_quarantined_content_is_reprocessed_after_a_schema_fix(ingest: Ingest) -
     assert [r["event_id"] for r in ingest.rows(expect=2)] == ["q-ok-1", "q-ok-2"]
     left = [m.data for m in pull_now(ingest.quarantine_subscription)]
     assert left == [broken]
+
+
+def test_a_paused_bigquery_stand_in_writes_its_backlog_after(ingest: Ingest) -> None:
+    """The benchmark pauses the stand-in (on Google Cloud it runs elsewhere): nothing is written
+    meanwhile, nothing is lost after."""
+    with ingest.writer.paused():
+        time.sleep(2.5)  # let a pull already waiting (2 s deadline) run out
+        assert post(ingest.handler(), [event("paused-1"), event("paused-2")]).status == 200
+        time.sleep(1.0)
+        assert ingest.writer.written == 0
+    assert [r["event_id"] for r in ingest.rows(expect=2)] == ["paused-1", "paused-2"]
