@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from customerio_gcp.batched_reads import BatchedReads
 from customerio_gcp.firestore import BATCH, delete_documents, document_id, read_documents, timestamp, write_documents
 from customerio_gcp.people.store import StoredHash, Tombstone, settle
 
@@ -14,10 +15,11 @@ class FirestoreHashStore:
     def __init__(self, client: Any, collection: str = "customerio_identify_hashes") -> None:
         self._client = client
         self._collection = collection
+        self._reads = BatchedReads(lambda keys: read_documents(client, collection, keys))
 
     def get_many(self, keys: Sequence[str]) -> dict[str, StoredHash]:
-        docs = read_documents(self._client, self._collection, keys)
-        return {key: _stored_hash(doc) for key, doc in docs.items()}
+        """Read together with the instance's concurrent lookups (`batched_reads`)."""
+        return {key: _stored_hash(doc) for key, doc in self._reads.get_many(keys).items()}
 
     def remember_many(self, hashes: Mapping[str, StoredHash], now: float) -> None:
         """One transaction per few hundred people: read what is stored, write what `settle`
@@ -67,9 +69,12 @@ class FirestoreTombstoneStore:
     def __init__(self, client: Any, collection: str = "customerio_tombstones") -> None:
         self._client = client
         self._collection = collection
+        self._reads = BatchedReads(lambda keys: read_documents(client, collection, keys))
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Tombstone]:
-        docs = read_documents(self._client, self._collection, keys)
+        """Read together with the instance's concurrent lookups (`batched_reads`): every message
+        checks its person's tombstone before anything is sent."""
+        docs = self._reads.get_many(keys)
         return {
             key: Tombstone(doc["deleted_at"].timestamp(), doc["expires_at"].timestamp()) for key, doc in docs.items()
         }

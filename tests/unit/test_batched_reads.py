@@ -1,0 +1,115 @@
+"""Concurrent lookups share reads (`customerio_gcp.batched_reads`), and each still gets exactly
+its own answer, sees every write made before it asked, and fails alone when its read fails."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from customerio_gcp.batched_reads import BatchedReads
+
+
+class Store:
+    """A store whose reads take a while and are counted."""
+
+    def __init__(self, delay_s: float = 0.02) -> None:
+        self.data: dict[str, int] = {}
+        self.reads: list[list[str]] = []
+        self.delay_s = delay_s
+        self.lock = threading.Lock()
+
+    def read(self, keys: Sequence[str]) -> dict[str, int]:
+        with self.lock:
+            snapshot = {k: self.data[k] for k in keys if k in self.data}
+            self.reads.append(list(keys))
+        time.sleep(self.delay_s)
+        return snapshot
+
+
+def test_an_idle_instance_reads_at_once() -> None:
+    store = Store(delay_s=0)
+    store.data = {"a": 1}
+    assert BatchedReads(store.read).get_many(["a", "b"]) == {"a": 1}
+    assert store.reads == [["a", "b"]]
+
+
+def test_concurrent_lookups_share_reads_and_each_gets_its_own_answer() -> None:
+    store = Store()
+    store.data = {f"k{n}": n for n in range(0, 60, 2)}  # every other key exists
+    reads = BatchedReads(store.read)
+    with ThreadPoolExecutor(60) as pool:
+        answers = list(pool.map(lambda n: reads.get_many([f"k{n}"]), range(60)))
+    assert answers == [({f"k{n}": n} if n % 2 == 0 else {}) for n in range(60)]
+    assert len(store.reads) < 20  # one read per message would be 60
+    assert sorted(k for keys in store.reads for k in keys) == sorted(f"k{n}" for n in range(60))
+
+
+def test_a_lookup_never_joins_a_read_already_started() -> None:
+    """A tombstone buried while a read is in flight is seen by every lookup asked after it."""
+    store = Store(delay_s=0)
+    started, release = threading.Event(), threading.Event()
+    real_read = store.read
+
+    def slow_first_read(keys: Sequence[str]) -> dict[str, int]:
+        answer = real_read(keys)
+        if len(store.reads) == 1:
+            started.set()
+            release.wait(5)
+        return answer
+
+    reads = BatchedReads(slow_first_read)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(reads.get_many, ["ada"])
+        assert started.wait(5)
+        store.data["ada"] = 1  # written after the first read began
+        second = pool.submit(reads.get_many, ["ada"])
+        time.sleep(0.05)
+        release.set()
+        assert first.result(5) == {}
+        assert second.result(5) == {"ada": 1}
+
+
+def test_a_failed_read_fails_its_lookups_and_the_next_ones_read_again() -> None:
+    calls = []
+
+    def flaky(keys: Sequence[str]) -> dict[str, int]:
+        calls.append(list(keys))
+        if len(calls) == 1:
+            time.sleep(0.05)
+            raise ConnectionError("store down")
+        return dict.fromkeys(keys, 1)
+
+    reads = BatchedReads(flaky)
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(reads.get_many, [f"k{n}"]) for n in range(8)]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result(5))
+            except ConnectionError:
+                outcomes.append("failed")
+    assert outcomes[0] == "failed"  # the first read was its alone, and it failed
+    assert all(o == "failed" or o == {f"k{n}": 1} for n, o in enumerate(outcomes))
+    assert reads.get_many(["z"]) == {"z": 1}
+
+
+def test_a_read_asks_for_at_most_max_keys() -> None:
+    store = Store()
+    reads = BatchedReads(store.read, max_keys=10)
+    with ThreadPoolExecutor(40) as pool:
+        list(pool.map(lambda n: reads.get_many([f"a{n}", f"b{n}", f"c{n}"]), range(40)))
+    assert max(len(keys) for keys in store.reads) <= 10
+    assert reads.get_many([f"x{n}" for n in range(25)]) == {}  # larger than max_keys: read alone
+
+
+@pytest.mark.parametrize("threads", [1, 16])
+def test_duplicate_keys_across_lookups(threads: int) -> None:
+    store = Store(delay_s=0.005)
+    store.data = {"same": 7}
+    reads = BatchedReads(store.read)
+    with ThreadPoolExecutor(threads) as pool:
+        assert list(pool.map(lambda _: reads.get_many(["same"]), range(32))) == [{"same": 7}] * 32
