@@ -248,7 +248,7 @@ def test_the_store_keeps_the_newest_whatever_the_interleaving(firestore_client, 
             try:
                 store.remember_many({"ada": stored}, 1_767_225_600.0)
                 recorded.append(stored)
-            except Exception:  # noqa: S110 - contention: nothing recorded, which the assertion allows
+            except Exception:  # contention: nothing recorded, which the assertion allows
                 pass
 
         threads = [threading.Thread(target=remember, args=(h,)) for h in reversed(hashes)]
