@@ -246,7 +246,7 @@ def via_batch(
         pacer.wait()
         failures = {f.index: f for f in track.send_chunk(part)}
         report.requests += 1
-        accepted: list[tuple[Identifiers, dict[str, Any], float | None]] = []
+        accepted: list[tuple[Identifiers, dict[str, Any]]] = []
         for index, item in zip(part.indices, chunk, strict=True):
             failure = failures.get(index)
             if failure is not None:
@@ -256,7 +256,7 @@ def via_batch(
                 continue
             report.sent += 1
             if item.attributes is not None:
-                accepted.append((item.identifiers, item.attributes, item.operation.get("timestamp")))
+                accepted.append((item.identifiers, item.attributes))
         if synced and accepted:
             synced.remember_many(accepted)
         checkpoint.save(chunk[-1].position, report)

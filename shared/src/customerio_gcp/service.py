@@ -107,15 +107,12 @@ class MessagingService:
                 return
             if self._coalescer and not update_only:
                 # v2 takes the message's own timestamp (or none: Customer.io's receipt time), never
-                # an invented one: it silently ignores an identify older than the profile, so the
-                # hash is remembered with that timestamp and only if it is the newest.
+                # an invented one: it silently ignores an identify older than the profile.
                 self._submit(v2.identify(identifiers, attributes, timestamp=timestamp), identifiers)
-                ordered_by = timestamp
-            else:  # v1 applies identifies as they arrive: the time of sending orders them
+            else:
                 self._track.identify(identifiers, attributes, timestamp=timestamp, update_only=update_only)
-                ordered_by = None
             if hashes:
-                hashes.remember(identifiers, attributes, update_only=update_only, timestamp=ordered_by)
+                hashes.remember(identifiers, attributes, update_only=update_only)
 
     def suppress_user(self, identifiers: Identifiers) -> None:
         with timed("suppress", identifier_kind=identifiers.kind):

@@ -27,7 +27,7 @@ and the local tools (emulator hosts).
 | `IDEMPOTENCY_COLLECTION` | Firestore collection of idempotency records | `customerio_idempotency` |
 | `IDEMPOTENCY_LEASE_S` | how long an in-progress send is protected before takeover | `120` |
 | `IDEMPOTENCY_TTL_S` | expiry written on records (Firestore TTL policy deletes them) | `691200` (8 days) |
-| `IDENTIFY_SKIP_UNCHANGED` | skip identifies whose attributes Customer.io last applied | `true` |
+| `IDENTIFY_SKIP_UNCHANGED` | skip identifies Customer.io has (uncoalesced only: v2 ignores stale ones) | `true` |
 | `IDENTIFY_HASH_COLLECTION` | Firestore collection of last-synced attribute hashes | `customerio_identify_hashes` |
 | `TOMBSTONE_COLLECTION` | Firestore collection of deletion tombstones (`people.tombstones`) | `customerio_tombstones` |
 | `TOMBSTONE_TTL_S` | how long a tombstone is kept | `691200` (8 days) |

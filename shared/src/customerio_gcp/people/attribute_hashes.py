@@ -7,17 +7,15 @@ whose canonical attributes hash to the stored value is not sent.
 Rules that keep this safe:
 - the hash is written only after Customer.io accepted the identify, so a failed send is never
   skipped later;
-- acceptance is not application: v2 answers 200 to an identify older than the profile's last
-  update and ignores it. So each hash carries the time the identify applies at, and a store keeps
-  the newer of two (`people.store.settle`), atomically against other instances; when two are too
-  close to order, it keeps neither. The record is always the identify Customer.io applied last,
-  or nothing;
 - suppress, unsuppress, delete and merge forget the hash *before* they are sent, so a deleted and
   re-created person is identified again; if forgetting fails, the operation fails (and is retried)
   rather than leave a stale hash;
-- a failing lookup never blocks an identify: it is sent, and the failure is logged. A failing
-  record after the send must not leave the previous hash in place (it may hide the next change):
-  the hash is forgotten instead, and if that fails too the message fails and is retried.
+- a failing store never blocks an identify: it is sent, and the failure is logged.
+
+Known window: two identifies of one person with different attributes, delivered concurrently,
+may leave the hash of the one Customer.io applied first; the next identify equal to that older
+state would then be skipped. Publish a person's updates in order (or set `force`) where that
+matters.
 """
 
 from __future__ import annotations
@@ -34,10 +32,6 @@ from customerio_gcp.people.keys import Workspace, person_key
 from customerio_gcp.people.store import HashStore, StoredHash
 
 Person = tuple[Identifiers, Mapping[str, Any]]
-
-RECEIPT_WINDOW_S = 60.0
-"""How far our clock at sending may be from Customer.io's time of receipt, which orders an
-identify sent without a timestamp: request time, retries and clock skew, generously."""
 
 
 class AttributeHashes:
@@ -84,37 +78,21 @@ class AttributeHashes:
             )
         return answers
 
-    def remember(
-        self,
-        identifiers: Identifiers,
-        attributes: Mapping[str, Any],
-        *,
-        update_only: bool = False,
-        timestamp: float | None = None,
-    ) -> None:
-        """Record what Customer.io accepted. `timestamp`: the one the request carried, where
-        Customer.io orders identifies by it (v2); without it, the time of sending stands in."""
-        self._remember([((identifiers, attributes), timestamp)], update_only)
+    def remember(self, identifiers: Identifiers, attributes: Mapping[str, Any], *, update_only: bool = False) -> None:
+        """Record what Customer.io accepted. Best effort: a failure only costs a later resend."""
+        self._remember([(identifiers, attributes)], update_only)
 
-    def remember_many(self, people: Sequence[tuple[Identifiers, Mapping[str, Any], float | None]]) -> None:
-        """`remember` for many people at once (bulk sync's v2 identifies, each with its timestamp)."""
-        self._remember([((i, a), t) for i, a, t in people], False)
+    def remember_many(self, people: Sequence[Person]) -> None:
+        """`remember` for many people at once; best effort, like `remember`."""
+        self._remember(people, False)
 
-    def _remember(self, people: Sequence[tuple[Person, float | None]], update_only: bool) -> None:
-        now = self._clock()
-        hashes = {
-            self.key(identifiers): StoredHash(
-                self.digest(attributes, update_only),
-                now + self._ttl_s,
-                *((now, RECEIPT_WINDOW_S) if timestamp is None else (float(timestamp), 0.0)),
-            )
-            for (identifiers, attributes), timestamp in people
-        }
+    def _remember(self, people: Sequence[Person], update_only: bool) -> None:
+        expires_at = self._clock() + self._ttl_s
+        hashes = {self.key(i): StoredHash(self.digest(a, update_only), expires_at) for i, a in people}
         try:
-            self._store.remember_many(hashes, now)
+            self._store.put_many(hashes)
         except Exception as exc:
-            log(logging.WARNING, "could not record attribute hashes; forgetting them", error_class=type(exc).__name__)
-            self._store.delete_many(list(hashes))  # raises if the store is down: the message is retried
+            log(logging.WARNING, "could not record attribute hashes", error_class=type(exc).__name__)
 
     def forget(self, *people: Identifiers) -> None:
         """Drop the stored hashes. Raises if the store fails: a stale hash must not survive."""

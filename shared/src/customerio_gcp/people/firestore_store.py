@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from customerio_gcp.batched_reads import BatchedReads
-from customerio_gcp.firestore import BATCH, delete_documents, document_id, read_documents, timestamp, write_documents
-from customerio_gcp.people.store import StoredHash, Tombstone, settle
+from customerio_gcp.firestore import delete_documents, read_documents, timestamp, write_documents
+from customerio_gcp.people.store import StoredHash, Tombstone
 
 
 class FirestoreHashStore:
@@ -19,50 +19,15 @@ class FirestoreHashStore:
 
     def get_many(self, keys: Sequence[str]) -> dict[str, StoredHash]:
         """Read together with the instance's concurrent lookups (`batched_reads`)."""
-        return {key: _stored_hash(doc) for key, doc in self._reads.get_many(keys).items()}
+        docs = self._reads.get_many(keys)
+        return {key: StoredHash(doc["digest"], doc["expires_at"].timestamp()) for key, doc in docs.items()}
 
-    def remember_many(self, hashes: Mapping[str, StoredHash], now: float) -> None:
-        """One transaction per few hundred people: read what is stored, write what `settle`
-        decides. Firestore retries the transaction when another instance wrote one of these
-        documents in between, so the newer identify's hash wins whatever the interleaving."""
-        from google.cloud import firestore
-
-        items = list(hashes.items())
-        for start in range(0, len(items), BATCH):
-            chunk = dict(items[start : start + BATCH])
-            refs = {key: self._client.collection(self._collection).document(document_id(key)) for key in chunk}
-
-            @firestore.transactional
-            def settle_all(transaction: Any, chunk: dict[str, StoredHash] = chunk, refs: dict[str, Any] = refs) -> None:
-                by_id = {
-                    snapshot.id: _stored_hash(snapshot.to_dict())
-                    for snapshot in self._client.get_all(list(refs.values()), transaction=transaction)
-                    if snapshot.exists
-                }
-                for key, new in chunk.items():
-                    stored = by_id.get(refs[key].id)
-                    kept = settle(stored, new, now)
-                    if kept is None:
-                        if stored is not None:
-                            transaction.delete(refs[key])
-                    elif kept is new:
-                        transaction.set(refs[key], _hash_doc(new))
-
-            settle_all(self._client.transaction())
+    def put_many(self, hashes: Mapping[str, StoredHash]) -> None:
+        docs = {key: {"digest": h.digest, "expires_at": timestamp(h.expires_at)} for key, h in hashes.items()}
+        write_documents(self._client, self._collection, docs)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         delete_documents(self._client, self._collection, keys)
-
-
-def _hash_doc(stored: StoredHash) -> dict[str, Any]:
-    return {"digest": stored.digest, "expires_at": timestamp(stored.expires_at), "at": stored.at,
-            "window": stored.window}  # fmt: skip
-
-
-def _stored_hash(doc: dict[str, Any]) -> StoredHash:
-    # Records written before `at` existed order before everything: any new identify replaces them.
-    return StoredHash(doc["digest"], doc["expires_at"].timestamp(), float(doc.get("at", 0.0)),
-                      float(doc.get("window", 0.0)))  # fmt: skip
 
 
 class FirestoreTombstoneStore:

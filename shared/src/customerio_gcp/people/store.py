@@ -19,42 +19,14 @@ class StoredHash:
     digest: str
     expires_at: float
     """Unix seconds; a TTL policy deletes on it, and readers treat an expired hash as absent."""
-    at: float = 0.0
-    """When Customer.io applied the identify, as far as we know: its own timestamp (v2 orders
-    identifies by it), else our clock when it was sent."""
-    window: float = 0.0
-    """How far `at` may be off: 0 for a timestamp Customer.io compares as it is, more for our
-    clock standing in for Customer.io's time of receipt."""
-
-
-def settle(stored: StoredHash | None, new: StoredHash, now: float) -> StoredHash | None:
-    """What to keep for a person once `new` was accepted, given what was `stored`.
-
-    The record must describe the identify Customer.io applied *last*, or a later identify equal
-    to an older state would be skipped and lost. v2 silently ignores an identify older than the
-    profile's last update, so acceptance does not mean applied. Hence: the newer of the two is
-    kept; when their times are too close to order (their windows overlap), neither is: None
-    forgets the person, and their next identify is sent. The same digest needs no order.
-    """
-    if stored is None or stored.expires_at <= now:
-        return new
-    if stored.digest == new.digest:
-        return new if new.at >= stored.at else stored
-    margin = stored.window + new.window
-    if new.at > stored.at + margin:
-        return new
-    if new.at < stored.at - margin:
-        return stored
-    return None
 
 
 class HashStore(Protocol):
     def get_many(self, keys: Sequence[str]) -> dict[str, StoredHash]:
         """The hashes that exist among `keys`."""
 
-    def remember_many(self, hashes: Mapping[str, StoredHash], now: float) -> None:
-        """Per key, store what `settle` decides against what is stored, atomically against
-        concurrent writers (two instances remembering identifies of one person)."""
+    def put_many(self, hashes: Mapping[str, StoredHash]) -> None:
+        """Store each hash under its key, replacing what was there."""
 
     def delete_many(self, keys: Iterable[str]) -> None:
         """Forget these keys; a missing key is not an error."""
@@ -71,14 +43,9 @@ class InMemoryHashStore:
         with self._lock:
             return {k: self._hashes[k] for k in keys if k in self._hashes}
 
-    def remember_many(self, hashes: Mapping[str, StoredHash], now: float) -> None:
+    def put_many(self, hashes: Mapping[str, StoredHash]) -> None:
         with self._lock:
-            for key, new in hashes.items():
-                kept = settle(self._hashes.get(key), new, now)
-                if kept is None:
-                    self._hashes.pop(key, None)
-                else:
-                    self._hashes[key] = kept
+            self._hashes.update(hashes)
 
     def delete_many(self, keys: Iterable[str]) -> None:
         with self._lock:

@@ -43,7 +43,10 @@ def build_service(
     workspace = build_workspace(settings, secrets)
     coalescing = coalesce and settings.track_coalesce
     hashes = None
-    if hash_store is not None and settings.identify_skip_unchanged:
+    # Not when identifies go as v2 batch items: v2 answers 200 to an identify older than the
+    # profile's last update and ignores it, so a remembered hash could claim attributes Customer.io
+    # never took and hide the next real change. Batched, a repeated identify costs little anyway.
+    if hash_store is not None and settings.identify_skip_unchanged and not coalescing:
         hashes = AttributeHashes(hash_store, workspace)
     tombstones = None
     if tombstone_store is not None:
