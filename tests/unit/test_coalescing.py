@@ -288,6 +288,11 @@ def test_settings_coalesce_by_default_turn_it_off_and_set_the_pace() -> None:
     assert default.track_coalesce and Settings().track_coalesce and default.track_coalesce_linger_s == 0.05
     assert default.track_rps_per_instance == 0 and Settings.from_env({"TRACK_COALESCE": "true"}).track_coalesce
     assert not any(Settings.from_env({"TRACK_COALESCE": off}).track_coalesce for off in ("false", "FALSE", "0", "no"))
+    for typo in ("flase", "disabled", "n"):  # a typo is an error, not silently "on"
+        with pytest.raises(ValueError, match="TRACK_COALESCE must be true or false"):
+            Settings.from_env({"TRACK_COALESCE": typo})
+    with pytest.raises(ValueError, match="IDENTIFY_SKIP_UNCHANGED must be true or false"):
+        Settings.from_env({"IDENTIFY_SKIP_UNCHANGED": "nope"})
     settings = Settings.from_env(
         {
             "TRACK_COALESCE": "false",

@@ -104,6 +104,17 @@ class Settings:
             except ValueError as exc:
                 raise ValueError(f"{name} must be a number") from exc
 
+        def flag(name: str, default: bool) -> bool:
+            """A typo must not silently pick a behaviour (`TRACK_COALESCE=flase` is an error)."""
+            raw = env.get(name, "").strip().lower()
+            if not raw:
+                return default
+            if raw in ("true", "1", "yes", "on"):
+                return True
+            if raw in ("false", "0", "no", "off"):
+                return False
+            raise ValueError(f"{name} must be true or false")
+
         try:
             region = Region(env.get("CIO_REGION", "us").lower())
         except ValueError as exc:
@@ -126,7 +137,7 @@ class Settings:
             http_timeout_s=number("HTTP_TIMEOUT_S", 10.0),
             http_connect_timeout_s=number("HTTP_CONNECT_TIMEOUT_S", 3.0),
             http_retry_attempts=int(number("HTTP_RETRY_ATTEMPTS", 2)),
-            track_coalesce=env.get("TRACK_COALESCE", "true").lower() not in ("false", "0", "no"),
+            track_coalesce=flag("TRACK_COALESCE", True),
             track_coalesce_linger_s=number("TRACK_COALESCE_LINGER_MS", 50.0) / 1000,
             track_coalesce_max_items=max(1, int(number("TRACK_COALESCE_MAX_ITEMS", 100))),
             track_coalesce_max_in_flight=max(1, int(number("TRACK_COALESCE_MAX_IN_FLIGHT", 2))),
@@ -136,7 +147,7 @@ class Settings:
             idempotency_collection=env.get("IDEMPOTENCY_COLLECTION", "customerio_idempotency"),
             idempotency_lease_s=number("IDEMPOTENCY_LEASE_S", 120.0),
             idempotency_ttl_s=number("IDEMPOTENCY_TTL_S", 8 * 24 * 3600.0),
-            identify_skip_unchanged=env.get("IDENTIFY_SKIP_UNCHANGED", "true").lower() not in ("false", "0", "no"),
+            identify_skip_unchanged=flag("IDENTIFY_SKIP_UNCHANGED", True),
             identify_hash_collection=env.get("IDENTIFY_HASH_COLLECTION", "customerio_identify_hashes"),
             tombstone_collection=env.get("TOMBSTONE_COLLECTION", "customerio_tombstones"),
             tombstone_ttl_s=number("TOMBSTONE_TTL_S", 8 * 24 * 3600.0),
