@@ -57,8 +57,9 @@ WEBHOOK_ROUTED_SHARE = 0.10  # share of webhook events published to the app's to
 # first reads the person's deletion tombstone (people.tombstones; a missing document is billed
 # as a read too).
 FIRESTORE_OPS = {
-    # identify: the tombstone; look up the synced-attribute hash, write it after Customer.io accepted
-    "identify": {"reads": 2, "writes": 1, "deletes": 0},
+    # identify: the tombstone. Coalescing (as deployed, and in every row here) it does not check
+    # attribute hashes (docs/coalescing.md); uncoalesced it adds a read and a write per identify.
+    "identify": {"reads": 1, "writes": 0, "deletes": 0},
     "track": {"reads": 1, "writes": 0, "deletes": 0},
     # the tombstone; send-once record: create (IN_PROGRESS), then a transaction reading and setting COMPLETED
     "transactional": {"reads": 2, "writes": 2, "deletes": 0},

@@ -5,12 +5,34 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 
 from customerio_gcp.batched_reads import BatchedReads
+
+
+def concurrently(lookup: Callable[[int], Any], count: int, timeout_s: float = 10.0) -> list[Any]:
+    """`lookup(n)` for n in range(count), each in its own daemon thread, outcomes in order (a
+    raised exception is the outcome). A lookup that never returns fails the test instead of
+    hanging it."""
+    outcomes: list[Any] = [None] * count
+    finished = [threading.Event() for _ in range(count)]
+
+    def run(n: int) -> None:
+        try:
+            outcomes[n] = lookup(n)
+        except Exception as exc:
+            outcomes[n] = exc
+        finished[n].set()
+
+    for n in range(count):
+        threading.Thread(target=run, args=(n,), daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    hanging = [n for n in range(count) if not finished[n].wait(max(0.0, deadline - time.monotonic()))]
+    assert not hanging, f"{len(hanging)} lookups never returned"
+    return outcomes
 
 
 class Store:
@@ -41,8 +63,7 @@ def test_concurrent_lookups_share_reads_and_each_gets_its_own_answer() -> None:
     store = Store()
     store.data = {f"k{n}": n for n in range(0, 60, 2)}  # every other key exists
     reads = BatchedReads(store.read)
-    with ThreadPoolExecutor(60) as pool:
-        answers = list(pool.map(lambda n: reads.get_many([f"k{n}"]), range(60)))
+    answers = concurrently(lambda n: reads.get_many([f"k{n}"]), 60)
     assert answers == [({f"k{n}": n} if n % 2 == 0 else {}) for n in range(60)]
     assert len(store.reads) < 20  # one read per message would be 60
     assert sorted(k for keys in store.reads for k in keys) == sorted(f"k{n}" for n in range(60))
@@ -62,15 +83,15 @@ def test_a_lookup_never_joins_a_read_already_started() -> None:
         return answer
 
     reads = BatchedReads(slow_first_read)
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(reads.get_many, ["ada"])
-        assert started.wait(5)
-        store.data["ada"] = 1  # written after the first read began
-        second = pool.submit(reads.get_many, ["ada"])
-        time.sleep(0.05)
-        release.set()
-        assert first.result(5) == {}
-        assert second.result(5) == {"ada": 1}
+
+    def lookup(n: int) -> dict[str, int]:
+        if n == 1:  # the second lookup asks once the first read is under way and "ada" written
+            assert started.wait(5)
+            store.data["ada"] = 1
+            threading.Timer(0.05, release.set).start()
+        return reads.get_many(["ada"])
+
+    assert concurrently(lookup, 2) == [{}, {"ada": 1}]
 
 
 def test_a_failed_read_fails_its_lookups_and_the_next_ones_read_again() -> None:
@@ -84,14 +105,8 @@ def test_a_failed_read_fails_its_lookups_and_the_next_ones_read_again() -> None:
         return dict.fromkeys(keys, 1)
 
     reads = BatchedReads(flaky)
-    with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(reads.get_many, [f"k{n}"]) for n in range(8)]
-        outcomes = []
-        for future in futures:
-            try:
-                outcomes.append(future.result(5))
-            except ConnectionError:
-                outcomes.append("failed")
+    outcomes = ["failed" if isinstance(o, ConnectionError) else o
+                for o in concurrently(lambda n: reads.get_many([f"k{n}"]), 8)]  # fmt: skip
     assert outcomes[0] == "failed"  # the first read was its alone, and it failed
     assert all(o == "failed" or o == {f"k{n}": 1} for n, o in enumerate(outcomes))
     assert reads.get_many(["z"]) == {"z": 1}
@@ -100,16 +115,14 @@ def test_a_failed_read_fails_its_lookups_and_the_next_ones_read_again() -> None:
 def test_a_read_asks_for_at_most_max_keys() -> None:
     store = Store()
     reads = BatchedReads(store.read, max_keys=10)
-    with ThreadPoolExecutor(40) as pool:
-        list(pool.map(lambda n: reads.get_many([f"a{n}", f"b{n}", f"c{n}"]), range(40)))
+    concurrently(lambda n: reads.get_many([f"a{n}", f"b{n}", f"c{n}"]), 40)
     assert max(len(keys) for keys in store.reads) <= 10
     assert reads.get_many([f"x{n}" for n in range(25)]) == {}  # larger than max_keys: read alone
 
 
-@pytest.mark.parametrize("threads", [1, 16])
-def test_duplicate_keys_across_lookups(threads: int) -> None:
+@pytest.mark.parametrize("lookups", [1, 32])
+def test_duplicate_keys_across_lookups(lookups: int) -> None:
     store = Store(delay_s=0.005)
     store.data = {"same": 7}
     reads = BatchedReads(store.read)
-    with ThreadPoolExecutor(threads) as pool:
-        assert list(pool.map(lambda _: reads.get_many(["same"]), range(32))) == [{"same": 7}] * 32
+    assert concurrently(lambda _: reads.get_many(["same"]), lookups) == [{"same": 7}] * lookups

@@ -26,6 +26,8 @@ class _Lookup(Generic[Value]):
     found: dict[str, Value] = field(default_factory=dict)
     error: BaseException | None = None
     done: bool = False
+    woken: threading.Event = field(default_factory=threading.Event)
+    """Set when the lookup is done, or when it is its turn to do the next read."""
 
 
 class BatchedReads(Generic[Value]):
@@ -36,43 +38,46 @@ class BatchedReads(Generic[Value]):
         self._max_keys = max_keys
         self._pending: list[_Lookup[Value]] = []
         self._reading = False
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Value]:
         """What `read(keys)` would return, possibly read together with other threads' keys."""
         lookup: _Lookup[Value] = _Lookup(list(keys))
-        with self._changed:
+        with self._lock:
             self._pending.append(lookup)
-            while not lookup.done:
-                if self._reading:
-                    self._changed.wait()
-                else:
-                    self._read_next()
+            leads = not self._reading  # then nothing was pending: this lookup is first in line
+            self._reading = True
+        if not leads:
+            lookup.woken.wait()
+        if not lookup.done:  # woken to lead: first in line, so the next read includes it
+            self._read_next()
         if lookup.error is not None:
             raise lookup.error
         return lookup.found
 
     def _read_next(self) -> None:
-        """One read for the oldest pending lookups; called holding the lock, releases it while
-        reading. Whoever finds no read in flight does the next one, so no thread is dedicated."""
+        """One read for the oldest pending lookups, then the turn passes to the next one waiting
+        (each waiter sleeps on its own event: no thread is dedicated, none is woken in vain)."""
         batch: list[_Lookup[Value]] = []
         keys: set[str] = set()
-        while self._pending and (not batch or len(keys) + len(self._pending[0].keys) <= self._max_keys):
-            lookup = self._pending.pop(0)
-            batch.append(lookup)
-            keys.update(lookup.keys)
-        self._reading = True
-        self._changed.release()
+        with self._lock:
+            while self._pending and (not batch or len(keys) + len(self._pending[0].keys) <= self._max_keys):
+                lookup = self._pending.pop(0)
+                batch.append(lookup)
+                keys.update(lookup.keys)
         try:
             found = self._read(sorted(keys))
             error: BaseException | None = None
         except BaseException as exc:  # every lookup of the batch fails with it, none hangs
             found, error = {}, exc
-        finally:
-            self._changed.acquire()
-            self._reading = False
         for lookup in batch:
             lookup.found = {key: found[key] for key in lookup.keys if key in found}
             lookup.error = error
             lookup.done = True
-        self._changed.notify_all()
+        with self._lock:
+            if self._pending:
+                self._pending[0].woken.set()
+            else:
+                self._reading = False
+        for lookup in batch:
+            lookup.woken.set()
