@@ -12,10 +12,12 @@ Rules that keep this safe:
   rather than leave a stale hash;
 - a failing store never blocks an identify: it is sent, and the failure is logged.
 
-Known window: two identifies of one person with different attributes, delivered concurrently,
-may leave the hash of the one Customer.io applied first; the next identify equal to that older
-state would then be skipped. Publish a person's updates in order (or set `force`) where that
-matters.
+Known windows: two identifies of one person with different attributes, delivered concurrently,
+may leave the hash of the one Customer.io applied first; an identify remembered just after a
+concurrent delete, suppress or merge forgot the hash leaves a hash for a person Customer.io no
+longer has; a failed write leaves the previous hash. In each, the next identify equal to the
+remembered state is skipped. Publish a person's updates in order (or set `force`) where that
+matters. Coalesced identifies never use this (docs/coalescing.md says why).
 """
 
 from __future__ import annotations
