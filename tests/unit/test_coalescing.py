@@ -179,11 +179,46 @@ def test_a_400_is_split_until_the_poison_item_is_isolated() -> None:
         outcomes = {i: f.exception(5) for i, f in enumerate(futures)}
     assert [i for i, e in outcomes.items() if e is not None] == [5]
     assert isinstance(outcomes[5], BatchItemError) and "malformed request" in outcomes[5].reason
+    assert outcomes[5].status == 400  # what the dead letter's dlq_status says: refused alone, not a 207
     assert ["p5"] in sender.ids()
     # every neighbour was accepted exactly once, in log2(16) = 4 rounds of splitting
     accepted = [i for request in sender.ids()[1:] for i in request if "p5" not in request]
     assert sorted(accepted) == sorted(f"p{i}" for i in range(16) if i != 5)
     assert len(sender.requests) - 1 == 1 + 2 * 4
+
+
+def test_an_interruption_while_splitting_leaves_no_waiter_hanging() -> None:
+    """A BaseException (the process being stopped) in the first half's request: the second
+    half's waiters get it too instead of waiting forever."""
+
+    def answer(operations: Sequence[Operation]) -> list[BatchItemFailure]:
+        if len(operations) == 8:
+            raise KeyboardInterrupt
+        raise BadRequestError("malformed request", status=400)
+
+    sender = Sender(answer)
+    coalescer = Coalescer(sender, linger_s=0.05, max_in_flight=1)
+    outcomes: dict[int, BaseException | None] = {}
+
+    def submit(n: int) -> None:  # daemon threads: a waiter left hanging fails the test, not the run
+        try:
+            coalescer.submit(op(n), person=f"p{n}")
+            outcomes[n] = None
+        except BaseException as exc:
+            outcomes[n] = exc
+
+    with ThreadPoolExecutor(1) as pool:
+        busy(sender, coalescer, pool)
+        threads = [threading.Thread(target=submit, args=(n,), daemon=True) for n in range(16)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.002)
+        time.sleep(0.1)
+        sender.gate.set()
+        for thread in threads:
+            thread.join(5)
+    assert len(outcomes) == 16, f"{16 - len(outcomes)} waiters still waiting"
+    assert all(isinstance(e, KeyboardInterrupt) for e in outcomes.values())
 
 
 @pytest.mark.parametrize(

@@ -94,8 +94,10 @@ class LimitExceededError(CustomerIOError, PermanentError):
 class BatchItemError(CustomerIOError, PermanentError):
     """One operation of a v2 batch that Customer.io refused (a 207 answer) or we refused."""
 
-    def __init__(self, index: int, reason: str, field: str | None = None) -> None:
-        super().__init__(reason, status=207)
+    def __init__(self, index: int, reason: str, field: str | None = None, *, status: int = 207) -> None:
+        """`status`: 207 when Customer.io named the item, 400 when it refused a request that
+        held this item alone (a poison item isolated by splitting)."""
+        super().__init__(reason, status=status)
         self.index = index
         self.field = field
 

@@ -197,13 +197,17 @@ class Coalescer:
             if error.status != 400:
                 _finish_all(items, error)
             elif len(items) == 1:
-                items[0].finish(BatchItemError(0, error.reason or "refused", None))
+                items[0].finish(BatchItemError(0, error.reason or "refused", None, status=400))
             else:
                 with self._cond:
                     self._splits += 1
                 middle = len(items) // 2
-                self._deliver(items[:middle])
-                self._deliver(items[middle:])
+                try:
+                    self._deliver(items[:middle])
+                    self._deliver(items[middle:])
+                except BaseException as interrupted:  # the second half must not wait forever
+                    _finish_all(items, interrupted)
+                    raise
             return
         except BaseException as error:
             _finish_all(items, error)
