@@ -292,7 +292,9 @@ class LocalStack:
             "CIO_WEBHOOK_SIGNING_KEY": self.webhook_signing_key,
             "WEBHOOK_EVENTS_TOPIC": self.webhook_events_topic,
             "WEBHOOK_QUARANTINE_TOPIC": self.webhook_quarantine_topic,
-            "THREADS": "32",  # as Terraform sets it: one gunicorn thread per concurrent request
+            # one gunicorn thread per concurrent request, for the benchmark's 32 senders to one
+            # process (Terraform deploys `functions.webhook_concurrency`, 20 by default)
+            "THREADS": "32",
             **self.function_env,
             **(env or {}),
         }
