@@ -107,7 +107,8 @@ def test_a_failed_read_fails_its_lookups_and_the_next_ones_read_again() -> None:
     reads = BatchedReads(flaky)
     outcomes = ["failed" if isinstance(o, ConnectionError) else o
                 for o in concurrently(lambda n: reads.get_many([f"k{n}"]), 8)]  # fmt: skip
-    assert outcomes[0] == "failed"  # the first read was its alone, and it failed
+    first_read = {int(key[1:]) for key in calls[0]}  # whoever asked first: that read failed
+    assert all(outcomes[n] == "failed" for n in first_read)
     assert all(o == "failed" or o == {f"k{n}": 1} for n, o in enumerate(outcomes))
     assert reads.get_many(["z"]) == {"z": 1}
 
@@ -126,3 +127,22 @@ def test_duplicate_keys_across_lookups(lookups: int) -> None:
     store.data = {"same": 7}
     reads = BatchedReads(store.read)
     assert concurrently(lambda _: reads.get_many(["same"]), lookups) == [{"same": 7}] * lookups
+
+
+def test_a_read_answering_nonsense_fails_its_batch_and_the_store_keeps_working() -> None:
+    """Anything that goes wrong after the read (here: it answers None) fails that batch's
+    lookups; the turn still passes on, so later lookups are not stuck behind it."""
+    calls = []
+
+    def broken_once(keys: Sequence[str]) -> dict[str, int]:
+        calls.append(list(keys))
+        if len(calls) == 1:
+            time.sleep(0.05)
+            return None  # type: ignore[return-value]
+        return dict.fromkeys(keys, 1)
+
+    reads = BatchedReads(broken_once)
+    outcomes = concurrently(lambda n: reads.get_many([f"k{n}"]), 5)
+    assert any(isinstance(o, TypeError) for o in outcomes)
+    assert all(isinstance(o, TypeError) or o == {f"k{n}": 1} for n, o in enumerate(outcomes))
+    assert reads.get_many(["z"]) == {"z": 1}

@@ -60,24 +60,30 @@ class BatchedReads(Generic[Value]):
         (each waiter sleeps on its own event: no thread is dedicated, none is woken in vain)."""
         batch: list[_Lookup[Value]] = []
         keys: set[str] = set()
-        with self._lock:
-            while self._pending and (not batch or len(keys) + len(self._pending[0].keys) <= self._max_keys):
-                lookup = self._pending.pop(0)
-                batch.append(lookup)
-                keys.update(lookup.keys)
         try:
-            found = self._read(sorted(keys))
-            error: BaseException | None = None
-        except BaseException as exc:  # every lookup of the batch fails with it, none hangs
-            found, error = {}, exc
-        for lookup in batch:
-            lookup.found = {key: found[key] for key in lookup.keys if key in found}
-            lookup.error = error
-            lookup.done = True
-        with self._lock:
-            if self._pending:
-                self._pending[0].woken.set()
-            else:
-                self._reading = False
-        for lookup in batch:
-            lookup.woken.set()
+            with self._lock:
+                while self._pending and (not batch or len(keys) + len(self._pending[0].keys) <= self._max_keys):
+                    lookup = self._pending.pop(0)
+                    batch.append(lookup)
+                    keys.update(lookup.keys)
+            try:
+                found = self._read(sorted(keys))
+                error: BaseException | None = None
+            except BaseException as exc:  # every lookup of the batch fails with it, none hangs
+                found, error = {}, exc
+            for lookup in batch:
+                lookup.found = {key: found[key] for key in lookup.keys if key in found}
+                lookup.error = error
+        except BaseException as exc:  # unusable keys or answer: the batch fails, nobody hangs
+            for lookup in batch:
+                lookup.error = exc
+        finally:  # whatever happened, the batch is finished and the turn passes on
+            for lookup in batch:
+                lookup.done = True
+            with self._lock:
+                if self._pending:
+                    self._pending[0].woken.set()
+                else:
+                    self._reading = False
+            for lookup in batch:
+                lookup.woken.set()
