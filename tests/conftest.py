@@ -165,10 +165,19 @@ def pull_now(subscription: str, max_messages: int = 100) -> list:
     return [m.message for m in response.received_messages]
 
 
+@contextmanager
+def captured_logs(level: str = "INFO") -> Iterator[io.StringIO]:
+    """The runtime's log lines at `level`, captured; the production setup (INFO to stdout) after."""
+    stream = io.StringIO()
+    configure_logging(level, stream)
+    try:
+        yield stream
+    finally:
+        configure_logging("INFO")
+
+
 @pytest.fixture
 def lines() -> Iterator[io.StringIO]:
     """The runtime's log lines at INFO, captured (tests that pin what is logged)."""
-    stream = io.StringIO()
-    configure_logging("INFO", stream)
-    yield stream
-    configure_logging("INFO")
+    with captured_logs() as stream:
+        yield stream

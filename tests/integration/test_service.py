@@ -12,19 +12,18 @@ from customerio_sandbox import SandboxControl
 
 from customerio_gcp.customerio import AppClient, BadRequestError, Identifiers, TrackClient
 from customerio_gcp.messages import decode
-from customerio_gcp.observability import configure_logging, correlation_scope
+from customerio_gcp.observability import correlation_scope
 from customerio_gcp.repository import User, UserMessagingRepository, plan
 from customerio_gcp.service import MessagingService
+from tests.conftest import captured_logs
 
 PII = ["ada.lovelace@example.com", "+15555550100", "Analytical Engine Ltd", "42 Secret Street", "tok-ios-123"]
 
 
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("DEBUG", stream)
-    yield stream
-    configure_logging("INFO")
+    with captured_logs("DEBUG") as stream:
+        yield stream
 
 
 @pytest.fixture
