@@ -27,6 +27,7 @@ from customerio_gcp_local.push import push_body
 from customerio_gcp_local.stack import LocalStack
 
 from bench.measure import Run, push
+from customerio_gcp.pipeline import load as load_pipeline
 from customerio_gcp.webhooks.signature import signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,11 @@ FIRESTORE_DELETE = 0.01 / 100_000
 BIGQUERY_STREAMING_PER_BYTE = 0.01 / (200 * 2**20)  # legacy streaming inserts, min 1 KB per row
 BIGQUERY_MIN_ROW_BYTES = 1024
 LOGGING_PER_BYTE = 0.50 / 2**30  # Cloud Logging ingestion beyond the free 50 GiB per project-month
+# Cloud Logging bills more than the line a function prints: "the billable volume includes bytes
+# that are required for serialization and metadata" (cloud.google.com/logging/docs/analyze/
+# log-volume) — the resource and its labels, the log name, timestamps, the instance id. An
+# estimate; Log Analytics' `storage_bytes` shows the real figure for a project.
+LOG_ENTRY_OVERHEAD_BYTES = 400
 
 # --- what Terraform deploys (terraform/variables.tf defaults) -----------------------------------------
 VCPU = 1.0
@@ -51,6 +57,7 @@ MEMORY_GIB = 0.25
 DEFAULT_CONCURRENCY = 8
 TRACK_CONCURRENCY = 80  # identify and track (functions.track_concurrency): they coalesce (TRACK_COALESCE)
 COALESCING = ("identify", "track")
+SUCCESS_LOG_SAMPLING = 0.1  # success_log_sampling: the share of success lines kept in the log bucket
 WEBHOOK_ROUTED_SHARE = 0.10  # share of webhook events published to the app's topic (bounces etc.)
 
 # Firestore operations per delivered message (read from the code paths). Every delivery function
@@ -65,6 +72,30 @@ FIRESTORE_OPS = {
     "transactional": {"reads": 2, "writes": 2, "deletes": 0},
     "webhook": {"reads": 0, "writes": 0, "deletes": 0},
 }
+
+
+def billable_log_bytes(path: Path, start: int) -> float:
+    """What Cloud Logging would bill for the lines written to `path` after byte `start`: each line
+    with its metadata, and of the success lines only the share Terraform's exclusion keeps
+    (pipeline.json logging.success_lines, INFO); warnings, errors and anything else in full."""
+    success = load_pipeline().success_lines
+    billed = 0.0
+    with path.open("rb") as log:
+        log.seek(start)
+        for raw in log:
+            try:
+                entry = json.loads(raw)
+            except ValueError:  # not a structured line (a server's own output): billed whole
+                entry = {}
+            if not isinstance(entry, dict):
+                entry = {}
+            metric = entry.get("metric")
+            is_success = (
+                entry.get("severity") == "INFO" and metric in success and success[metric] == entry.get("outcome")
+            )
+            kept = SUCCESS_LOG_SAMPLING if is_success else 1.0
+            billed += (len(raw) + LOG_ENTRY_OVERHEAD_BYTES) * kept
+    return billed
 
 
 @dataclass(frozen=True)
@@ -147,7 +178,7 @@ def measure(stack: LocalStack, concurrency: int, count: int, kinds: tuple[str, .
         log = function.process.log_path
         before = log.stat().st_size if log.exists() else 0
         run = push(function.url, bodies, concurrency, function.process.process.pid, post=post)
-        log_bytes = (log.stat().st_size - before) / (run.messages + 1)
+        log_bytes = billable_log_bytes(log, before) / (run.messages + 1)
         payload = len(json.dumps(bodies[0]["message"]["data"]))  # base64 of the message, as Pub/Sub carries it
         results.append(Measured(kind, run, payload, log_bytes))
     if kinds is not None and "webhook" not in kinds:
@@ -166,7 +197,7 @@ def measure(stack: LocalStack, concurrency: int, count: int, kinds: tuple[str, .
     before = log.stat().st_size if log.exists() else 0
     run = push(stack.webhook_url, events, concurrency, stack.webhook.process.pid, post=post_signed)
     results.append(
-        Measured("webhook", run, len(json.dumps(events[0])), (log.stat().st_size - before) / (run.messages + 1))
+        Measured("webhook", run, len(json.dumps(events[0])), billable_log_bytes(log, before) / (run.messages + 1))
     )
     return results
 

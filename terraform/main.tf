@@ -364,5 +364,7 @@ module "monitoring" {
   notification_channels = var.notification_channels
   thresholds            = var.alert_thresholds
   metrics_wait          = var.propagation_waits.log_metrics
+  success_lines         = local.pipeline.logging.success_lines
+  success_log_sampling  = var.success_log_sampling
   depends_on            = [google_project_service.apis]
 }

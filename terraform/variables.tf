@@ -134,6 +134,23 @@ variable "skip_unchanged_identifies" {
   default     = true
 }
 
+variable "success_log_sampling" {
+  description = <<-EOT
+    Share of the success log lines (an operation that succeeded, a message delivered, a webhook
+    request accepted: pipeline.json logging.success_lines) kept in the _Default log bucket. They
+    are most of the log volume, one or two lines per message; the rest are excluded from storage,
+    so not billed. The log-based metrics still count every line (they are project metrics, computed
+    from all entries received, excluded or not), and warnings and errors are always kept.
+    1 keeps everything (no exclusion); 0 keeps none. docs/cost.md, last section.
+  EOT
+  type        = number
+  default     = 0.1
+  validation {
+    condition     = var.success_log_sampling >= 0 && var.success_log_sampling <= 1
+    error_message = "success_log_sampling is the share of success lines kept: a number from 0 (none) to 1 (all)."
+  }
+}
+
 variable "idempotency_ttl_days" {
   description = "How long send-once records are kept (Firestore TTL). At least Pub/Sub's 7-day retention, so a replay within it is still de-duplicated."
   type        = number

@@ -451,6 +451,7 @@ run "alerts_match_cloud_run_short_service_names" {
   variables {
     project_id                = "acme-customerio-dev"
     environment               = "dev"
+    success_lines             = { operation = "success", delivery = "delivered", webhook = "accepted" }
     functions                 = { track = "customerio-dev-track", webhook = "customerio-dev-webhook-ingest" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
     webhook = {
@@ -477,6 +478,7 @@ run "monitoring_rejects_a_full_service_path" {
   variables {
     project_id                = "acme-customerio-dev"
     environment               = "dev"
+    success_lines             = { operation = "success", delivery = "delivered", webhook = "accepted" }
     functions                 = { track = "projects/acme-customerio-dev/locations/europe-west1/services/customerio-dev-track" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
     webhook = {
@@ -590,6 +592,7 @@ run "configuration_errors_alert_a_person" {
   variables {
     project_id                = "acme-customerio-dev"
     environment               = "dev"
+    success_lines             = { operation = "success", delivery = "delivered", webhook = "accepted" }
     functions                 = { track = "customerio-dev-track" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
     notification_channels     = ["projects/acme-customerio-dev/notificationChannels/42"]
@@ -634,4 +637,78 @@ run "rejects_warm_instances_for_an_unknown_function" {
     functions = { min_instances = { webhook = 1 } }
   }
   expect_failures = [var.functions]
+}
+
+run "success_lines_are_sampled_in_storage_and_counted_in_full" {
+  command = apply
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    project_id                = "acme-customerio-prod"
+    environment               = "prod"
+    functions                 = { identify = "customerio-prod-identify", track = "customerio-prod-track", webhook = "customerio-prod-webhook-ingest" }
+    dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
+    success_lines             = { operation = "success", delivery = "delivered", webhook = "accepted" }
+    success_log_sampling      = 0.1
+    webhook = {
+      service_name              = "customerio-prod-webhook-ingest"
+      quarantine_subscription   = "customerio-webhook-quarantine-inspect"
+      dead_letter_subscriptions = { bigquery = "customerio-webhook-events-bigquery-dead-letter-inspect" }
+    }
+  }
+  assert {
+    condition     = google_logging_project_exclusion.success_lines[0].filter == "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(\"customerio-prod-identify\" OR \"customerio-prod-track\" OR \"customerio-prod-webhook-ingest\") AND severity=INFO AND ((jsonPayload.metric=\"delivery\" AND jsonPayload.outcome=\"delivered\") OR (jsonPayload.metric=\"operation\" AND jsonPayload.outcome=\"success\") OR (jsonPayload.metric=\"webhook\" AND jsonPayload.outcome=\"accepted\")) AND sample(insertId, 0.9)"
+    error_message = "the exclusion drops 90% of this environment's INFO success lines, and nothing else"
+  }
+  assert {
+    condition     = google_logging_project_exclusion.success_lines[0].name == "customerio-prod-success-lines"
+    error_message = "each environment has its own exclusion (two environments may share a project)"
+  }
+}
+
+run "success_log_sampling_of_one_keeps_every_line" {
+  command = plan
+  module {
+    source = "./modules/monitoring"
+  }
+  variables {
+    functions                 = { track = "customerio-dev-track" }
+    dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
+    success_lines             = { operation = "success" }
+    success_log_sampling      = 1
+    webhook = {
+      service_name              = "customerio-dev-webhook-ingest"
+      quarantine_subscription   = "customerio-webhook-quarantine-inspect"
+      dead_letter_subscriptions = { bigquery = "customerio-webhook-events-bigquery-dead-letter-inspect" }
+    }
+  }
+  assert {
+    condition     = length(google_logging_project_exclusion.success_lines) == 0
+    error_message = "a sampling of 1 creates no exclusion"
+  }
+}
+
+run "the_root_samples_success_lines_from_pipeline_json" {
+  command = apply
+  assert {
+    condition     = strcontains(module.monitoring.success_lines_exclusion_filter, "(jsonPayload.metric=\"webhook\" AND jsonPayload.outcome=\"accepted\")") && endswith(module.monitoring.success_lines_exclusion_filter, "sample(insertId, 0.9)")
+    error_message = "the root passes pipeline.json's success lines and keeps 10% of them by default"
+  }
+}
+
+run "rejects_a_success_log_sampling_outside_0_to_1" {
+  command = plan
+  variables {
+    success_log_sampling = 1.5
+  }
+  expect_failures = [var.success_log_sampling]
+}
+
+run "rejects_a_negative_success_log_sampling" {
+  command = plan
+  variables {
+    success_log_sampling = -0.1
+  }
+  expect_failures = [var.success_log_sampling]
 }

@@ -176,3 +176,16 @@ def pipeline_settings_from_the_shared_file(parsed: Parsed, root: Path, pipeline:
                     if not key.startswith("__") and not str(value).startswith("${") and "${" not in str(value):
                         problems.append(f"{path.name}: {kind}.{name} hard-codes {key} = {value}")
     return problems
+
+
+def log_metrics_count_excluded_lines(parsed: Parsed) -> list[str]:
+    """The success-lines exclusion keeps only a sample in storage; the log-based metrics stay exact
+    only as project metrics, which Cloud Logging computes from every entry received. A metric on a
+    log bucket (`bucket_name`) counts only what the bucket stores, so it would lose the excluded lines."""
+    problems = []
+    for path, kind, name, body in resources(parsed):
+        if kind == "google_logging_metric" and body.get("bucket_name") is not None:
+            problems.append(
+                f"{path.name}: {kind}.{name} is bucket-scoped: it would not count the success lines excluded from storage"
+            )
+    return problems

@@ -87,6 +87,7 @@ def run_rules(root: Path) -> list[str]:
         *rules.no_basic_roles(parsed),
         *rules.tfvars_set_only_declared_variables(parsed, root),
         *rules.pipeline_settings_from_the_shared_file(parsed, root, pipeline),
+        *rules.log_metrics_count_excluded_lines(parsed),
     ]
 
 
@@ -251,6 +252,12 @@ def test_rules_catch_a_missing_dead_letter_policy_and_grants(tmp_path: Path, pac
             'name                       = "customerio-webhook-quarantine"',
             "hard-codes topic customerio-webhook-quarantine",
         ),
+        (
+            "modules/monitoring/main.tf",
+            'name            = "customerio/operation_latency"',
+            'name            = "customerio/operation_latency"\n  bucket_name     = "projects/p/locations/global/buckets/_Default"',
+            "operation_latency is bucket-scoped",
+        ),
     ],
     ids=[
         "basic-role",
@@ -261,6 +268,7 @@ def test_rules_catch_a_missing_dead_letter_policy_and_grants(tmp_path: Path, pac
         "bigquery-subscription-before-grants",
         "agent-without-metadata-viewer",
         "hard-coded-quarantine-topic",
+        "bucket-scoped-log-metric",
     ],
 )
 def test_rules_catch_a_planted_mistake(

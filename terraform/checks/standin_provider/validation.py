@@ -447,6 +447,13 @@ RULES: tuple[Rule, ...] = (
     ), "https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.metrics#LogMetric "
        "(at most 100 characters of A-Za-z0-9_-.,+!*',()%/; '/' only as a separator, not first)",
          ("customerio/dead_letters",), ("/customerio", "customerio dead letters", "x" * 101)),
+    Rule("google_logging_project_exclusion", "name", pattern(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}", "is not an exclusion name"),
+         "https://cloud.google.com/logging/docs/reference/v2/rest/v2/projects.exclusions#LogExclusion (at most 100 "
+         "characters of letters, digits, underscores, hyphens and periods; the first alphanumeric)",
+         ("customerio-prod-success-lines",), ("-success-lines", "success lines", "x" * 101)),
+    Rule("google_logging_project_exclusion", "filter", length(1, 20_000),
+         "https://cloud.google.com/logging/quotas (length of a sink exclusion filter: 20,000 characters); "
+         "LogExclusion.filter is required", ('severity=INFO AND sample(insertId, 0.9)',), ("", "x" * 20_001)),
     Rule("google_logging_metric", "metric_descriptor.*.metric_kind", enum("DELTA", "GAUGE", "CUMULATIVE"),
          f"{MM} mmv1/products/logging/Metric.yaml metricDescriptor.metricKind", ("DELTA",), ("COUNTER",)),
     Rule("google_logging_metric", "metric_descriptor.*.value_type", enum("BOOL", "INT64", "DOUBLE", "STRING", "DISTRIBUTION", "MONEY"),

@@ -134,6 +134,27 @@ resource "google_logging_metric" "dead_letters" {
   }
 }
 
+# Success lines (pipeline.json logging.success_lines: an operation that succeeded, a message
+# delivered, a webhook request accepted) are most of the log volume, one or two per message, and
+# Cloud Logging bills what its buckets store. This exclusion keeps a sample of them in the _Default
+# bucket (`sample(insertId, share excluded)`). The metrics above stay exact: user-defined log-based
+# metrics that are not bucket-scoped (none here sets bucket_name) are computed from every entry the
+# Logging API receives, whatever the exclusions (cloud.google.com/logging/docs/logs-based-metrics).
+# Only INFO lines of this environment's functions match: warnings and errors are always kept.
+resource "google_logging_project_exclusion" "success_lines" {
+  count       = var.success_log_sampling < 1 ? 1 : 0
+  project     = var.project_id
+  name        = "customerio-${var.environment}-success-lines"
+  description = "customerio-gcp ${var.environment}: stores a share of ${var.success_log_sampling} of the success lines; the log-based metrics count all of them."
+  filter = join(" AND ", [
+    local.log_source,
+    "resource.labels.service_name=(${join(" OR ", [for name in sort(distinct(values(var.functions))) : "\"${name}\""])})",
+    "severity=INFO",
+    "(${join(" OR ", [for metric, outcome in var.success_lines : "(jsonPayload.metric=\"${metric}\" AND jsonPayload.outcome=\"${outcome}\")"])})",
+    "sample(insertId, ${1 - var.success_log_sampling})",
+  ])
+}
+
 # A new log-based metric is unknown to Cloud Monitoring for up to ten minutes: an alert policy on
 # it fails with "Cannot find metric(s)" (hashicorp/terraform-provider-google#11102). The policies
 # on log-based metrics wait here; the wait is repeated only when the set of metrics changes.

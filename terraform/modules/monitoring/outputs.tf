@@ -19,3 +19,8 @@ output "configuration_errors_filter" {
   description = "The log filter of the Customer.io configuration-error metric (its alert tells a person; deliveries are retried meanwhile)."
   value       = google_logging_metric.configuration_errors.filter
 }
+
+output "success_lines_exclusion_filter" {
+  description = "The filter of the exclusion that keeps only a sample of the success lines in storage; null when every line is kept."
+  value       = one(google_logging_project_exclusion.success_lines[*].filter)
+}

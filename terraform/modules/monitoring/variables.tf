@@ -63,3 +63,22 @@ variable "thresholds" {
     error_message = "thresholds.window_s must be at least 60 seconds."
   }
 }
+
+variable "success_lines" {
+  description = "metric -> outcome of each INFO line a success writes (pipeline.json logging.success_lines)."
+  type        = map(string)
+  validation {
+    condition     = length(var.success_lines) > 0 && alltrue([for metric, outcome in var.success_lines : can(regex("^[a-z_]+$", metric)) && can(regex("^[a-z_]+$", outcome))])
+    error_message = "success_lines must map metric names to outcomes, both lower-case words such as operation = \"success\"."
+  }
+}
+
+variable "success_log_sampling" {
+  description = "Share of the success lines kept in the _Default log bucket; the rest are excluded from storage (the log-based metrics still count them). 1: no exclusion."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.success_log_sampling >= 0 && var.success_log_sampling <= 1
+    error_message = "success_log_sampling is the share of success lines kept: a number from 0 (none) to 1 (all)."
+  }
+}
