@@ -50,6 +50,9 @@ LOGGING_PER_BYTE = 0.50 / 2**30  # Cloud Logging ingestion beyond the free 50 Gi
 # log-volume) — the resource and its labels, the log name, timestamps, the instance id. An
 # estimate; Log Analytics' `storage_bytes` shows the real figure for a project.
 LOG_ENTRY_OVERHEAD_BYTES = 400
+# Cloud Run's request log entry (run.googleapis.com/requests) adds httpRequest (method, URL, sizes,
+# status, latency, user agent, addresses) and a trace to the same metadata: an estimate.
+REQUEST_LOG_ENTRY_BYTES = 700
 
 # --- what Terraform deploys (terraform/variables.tf defaults) -----------------------------------------
 VCPU = 1.0
@@ -58,6 +61,7 @@ DEFAULT_CONCURRENCY = 8
 TRACK_CONCURRENCY = 80  # identify and track (functions.track_concurrency): they coalesce (TRACK_COALESCE)
 COALESCING = ("identify", "track")
 SUCCESS_LOG_SAMPLING = 0.1  # success_log_sampling: the share of success lines kept in the log bucket
+SAMPLED_LOGS = ("identify", "track", "webhook")  # success_log_functions; transactional keeps every line
 WEBHOOK_ROUTED_SHARE = 0.10  # share of webhook events published to the app's topic (bounces etc.)
 
 # Firestore operations per delivered message (read from the code paths). Every delivery function
@@ -74,10 +78,10 @@ FIRESTORE_OPS = {
 }
 
 
-def billable_log_bytes(path: Path, start: int) -> float:
+def billable_log_bytes(path: Path, start: int, *, sampled: bool) -> float:
     """What Cloud Logging would bill for the lines written to `path` after byte `start`: each line
-    with its metadata, and of the success lines only the share Terraform's exclusion keeps
-    (pipeline.json logging.success_lines, INFO); warnings, errors and anything else in full."""
+    with its metadata; of a `sampled` function's success lines (pipeline.json
+    logging.success_lines, INFO) only the share Terraform's exclusion keeps; everything else whole."""
     success = load_pipeline().success_lines
     billed = 0.0
     with path.open("rb") as log:
@@ -91,10 +95,21 @@ def billable_log_bytes(path: Path, start: int) -> float:
                 entry = {}
             metric = entry.get("metric")
             is_success = (
-                entry.get("severity") == "INFO" and metric in success and success[metric] == entry.get("outcome")
+                entry.get("severity") == "INFO" and metric in success and entry.get("outcome") in success[metric]
             )
-            kept = SUCCESS_LOG_SAMPLING if is_success else 1.0
+            kept = SUCCESS_LOG_SAMPLING if sampled and is_success else 1.0
             billed += (len(raw) + LOG_ENTRY_OVERHEAD_BYTES) * kept
+    return billed
+
+
+def request_log_bytes(statuses: dict[int, int], *, sampled: bool) -> float:
+    """Cloud Run's request log: one entry per request (each push, each webhook POST), which the
+    bench's processes do not write; of a `sampled` function's requests answered below 400 only the
+    share Terraform's exclusion keeps."""
+    billed = 0.0
+    for status, count in statuses.items():
+        kept = SUCCESS_LOG_SAMPLING if sampled and 0 < status < 400 else 1.0
+        billed += count * REQUEST_LOG_ENTRY_BYTES * kept
     return billed
 
 
@@ -178,7 +193,10 @@ def measure(stack: LocalStack, concurrency: int, count: int, kinds: tuple[str, .
         log = function.process.log_path
         before = log.stat().st_size if log.exists() else 0
         run = push(function.url, bodies, concurrency, function.process.process.pid, post=post)
-        log_bytes = billable_log_bytes(log, before) / (run.messages + 1)
+        sampled = kind in SAMPLED_LOGS
+        log_bytes = (
+            billable_log_bytes(log, before, sampled=sampled) + request_log_bytes(run.statuses, sampled=sampled)
+        ) / (run.messages + 1)
         payload = len(json.dumps(bodies[0]["message"]["data"]))  # base64 of the message, as Pub/Sub carries it
         results.append(Measured(kind, run, payload, log_bytes))
     if kinds is not None and "webhook" not in kinds:
@@ -197,7 +215,13 @@ def measure(stack: LocalStack, concurrency: int, count: int, kinds: tuple[str, .
     before = log.stat().st_size if log.exists() else 0
     run = push(stack.webhook_url, events, concurrency, stack.webhook.process.pid, post=post_signed)
     results.append(
-        Measured("webhook", run, len(json.dumps(events[0])), billable_log_bytes(log, before) / (run.messages + 1))
+        Measured(
+            "webhook",
+            run,
+            len(json.dumps(events[0])),
+            (billable_log_bytes(log, before, sampled=True) + request_log_bytes(run.statuses, sampled=True))
+            / (run.messages + 1),
+        )
     )
     return results
 

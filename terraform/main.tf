@@ -366,5 +366,7 @@ module "monitoring" {
   metrics_wait          = var.propagation_waits.log_metrics
   success_lines         = local.pipeline.logging.success_lines
   success_log_sampling  = var.success_log_sampling
+  # transactional keeps every line: each send's line carries Customer.io's delivery_id
+  success_log_functions = ["identify", "track", "webhook"]
   depends_on            = [google_project_service.apis]
 }

@@ -136,12 +136,16 @@ variable "skip_unchanged_identifies" {
 
 variable "success_log_sampling" {
   description = <<-EOT
-    Share of the success log lines (an operation that succeeded, a message delivered, a webhook
-    request accepted: pipeline.json logging.success_lines) kept in the _Default log bucket. They
-    are most of the log volume, one or two lines per message; the rest are excluded from storage,
-    so not billed. The log-based metrics still count every line (they are project metrics, computed
-    from all entries received, excluded or not), and warnings and errors are always kept.
-    1 keeps everything (no exclusion); 0 keeps none. docs/cost.md, last section.
+    Share of the entries that say all went well kept in the _Default log bucket, for identify,
+    track and webhook-ingest: their INFO success lines (pipeline.json logging.success_lines: an
+    operation that succeeded or was skipped as unchanged, a message delivered, a webhook request
+    accepted) and Cloud Run's request log entries of requests answered below 400. They are most
+    of the log volume, two or three entries per message; the rest are excluded from storage, so
+    not billed. The log-based metrics still count every line (they are project metrics, computed
+    from all entries received, excluded or not), the request alerts read Cloud Run's own metrics,
+    warnings and errors are always kept, and transactional keeps every line (each send's line
+    carries Customer.io's delivery_id). 1 keeps everything (no exclusion); 0 keeps none.
+    docs/cost.md, last section.
   EOT
   type        = number
   default     = 0.1

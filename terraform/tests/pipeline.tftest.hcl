@@ -451,7 +451,7 @@ run "alerts_match_cloud_run_short_service_names" {
   variables {
     project_id                = "acme-customerio-dev"
     environment               = "dev"
-    success_lines             = { operation = "success", delivery = "delivered", webhook = "accepted" }
+    success_lines             = { operation = ["success", "skipped"], delivery = ["delivered"], webhook = ["accepted"] }
     functions                 = { track = "customerio-dev-track", webhook = "customerio-dev-webhook-ingest" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
     webhook = {
@@ -478,7 +478,7 @@ run "monitoring_rejects_a_full_service_path" {
   variables {
     project_id                = "acme-customerio-dev"
     environment               = "dev"
-    success_lines             = { operation = "success", delivery = "delivered", webhook = "accepted" }
+    success_lines             = { operation = ["success", "skipped"], delivery = ["delivered"], webhook = ["accepted"] }
     functions                 = { track = "projects/acme-customerio-dev/locations/europe-west1/services/customerio-dev-track" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
     webhook = {
@@ -592,7 +592,7 @@ run "configuration_errors_alert_a_person" {
   variables {
     project_id                = "acme-customerio-dev"
     environment               = "dev"
-    success_lines             = { operation = "success", delivery = "delivered", webhook = "accepted" }
+    success_lines             = { operation = ["success", "skipped"], delivery = ["delivered"], webhook = ["accepted"] }
     functions                 = { track = "customerio-dev-track" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
     notification_channels     = ["projects/acme-customerio-dev/notificationChannels/42"]
@@ -647,9 +647,10 @@ run "success_lines_are_sampled_in_storage_and_counted_in_full" {
   variables {
     project_id                = "acme-customerio-prod"
     environment               = "prod"
-    functions                 = { identify = "customerio-prod-identify", track = "customerio-prod-track", webhook = "customerio-prod-webhook-ingest" }
+    functions                 = { identify = "customerio-prod-identify", track = "customerio-prod-track", transactional = "customerio-prod-transactional", webhook = "customerio-prod-webhook-ingest" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
-    success_lines             = { operation = "success", delivery = "delivered", webhook = "accepted" }
+    success_lines             = { operation = ["success", "skipped"], delivery = ["delivered"], webhook = ["accepted"] }
+    success_log_functions     = ["track", "identify", "webhook"]
     success_log_sampling      = 0.1
     webhook = {
       service_name              = "customerio-prod-webhook-ingest"
@@ -658,12 +659,16 @@ run "success_lines_are_sampled_in_storage_and_counted_in_full" {
     }
   }
   assert {
-    condition     = google_logging_project_exclusion.success_lines[0].filter == "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(\"customerio-prod-identify\" OR \"customerio-prod-track\" OR \"customerio-prod-webhook-ingest\") AND severity=INFO AND ((jsonPayload.metric=\"delivery\" AND jsonPayload.outcome=\"delivered\") OR (jsonPayload.metric=\"operation\" AND jsonPayload.outcome=\"success\") OR (jsonPayload.metric=\"webhook\" AND jsonPayload.outcome=\"accepted\")) AND sample(insertId, 0.9)"
-    error_message = "the exclusion drops 90% of this environment's INFO success lines, and nothing else"
+    condition     = google_logging_project_exclusion.success_lines[0].filter == "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(\"customerio-prod-identify\" OR \"customerio-prod-track\" OR \"customerio-prod-webhook-ingest\") AND ((logName=\"projects/acme-customerio-prod/logs/run.googleapis.com%2Frequests\" AND httpRequest.status<400) OR (severity=INFO AND ((jsonPayload.metric=\"delivery\" AND jsonPayload.outcome=(\"delivered\")) OR (jsonPayload.metric=\"operation\" AND jsonPayload.outcome=(\"success\" OR \"skipped\")) OR (jsonPayload.metric=\"webhook\" AND jsonPayload.outcome=(\"accepted\"))))) AND sample(insertId, 0.9)"
+    error_message = "the exclusion drops 90% of the answered-request entries and INFO success lines of the sampled functions (not transactional), and nothing else"
   }
   assert {
     condition     = google_logging_project_exclusion.success_lines[0].name == "customerio-prod-success-lines"
     error_message = "each environment has its own exclusion (two environments may share a project)"
+  }
+  assert {
+    condition     = google_logging_metric.operation_errors.filter == "resource.type=\"cloud_run_revision\" AND jsonPayload.metric=\"operation\" AND jsonPayload.outcome=(\"transient_error\" OR \"permanent_error\")"
+    error_message = "only raised errors count as failed operations, not operations skipped as unchanged or for a deleted person"
   }
 }
 
@@ -675,7 +680,8 @@ run "success_log_sampling_of_one_keeps_every_line" {
   variables {
     functions                 = { track = "customerio-dev-track" }
     dead_letter_subscriptions = { track = "customerio-track-dead-letter-inspect" }
-    success_lines             = { operation = "success" }
+    success_lines             = { operation = ["success"] }
+    success_log_functions     = ["track"]
     success_log_sampling      = 1
     webhook = {
       service_name              = "customerio-dev-webhook-ingest"
@@ -691,9 +697,27 @@ run "success_log_sampling_of_one_keeps_every_line" {
 
 run "the_root_samples_success_lines_from_pipeline_json" {
   command = apply
+  # A state of its own: the functions are created here, so the service names below apply.
+  state_key = "success_lines"
+  override_resource {
+    target = module.delivery["identify"].google_cloudfunctions2_function.this
+    values = { service_config = { uri = "https://fn-abc.a.run.app", service = "projects/acme-customerio-dev/locations/europe-west1/services/customerio-dev-identify" } }
+  }
+  override_resource {
+    target = module.delivery["track"].google_cloudfunctions2_function.this
+    values = { service_config = { uri = "https://fn-abc.a.run.app", service = "projects/acme-customerio-dev/locations/europe-west1/services/customerio-dev-track" } }
+  }
+  override_resource {
+    target = module.delivery["transactional"].google_cloudfunctions2_function.this
+    values = { service_config = { uri = "https://fn-abc.a.run.app", service = "projects/acme-customerio-dev/locations/europe-west1/services/customerio-dev-transactional" } }
+  }
+  override_resource {
+    target = module.webhook_ingest.google_cloudfunctions2_function.this
+    values = { service_config = { uri = "https://fn-abc.a.run.app", service = "projects/acme-customerio-dev/locations/europe-west1/services/customerio-dev-webhook-ingest" } }
+  }
   assert {
-    condition     = strcontains(module.monitoring.success_lines_exclusion_filter, "(jsonPayload.metric=\"webhook\" AND jsonPayload.outcome=\"accepted\")") && endswith(module.monitoring.success_lines_exclusion_filter, "sample(insertId, 0.9)")
-    error_message = "the root passes pipeline.json's success lines and keeps 10% of them by default"
+    condition     = module.monitoring.success_lines_exclusion_filter == "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(\"customerio-dev-identify\" OR \"customerio-dev-track\" OR \"customerio-dev-webhook-ingest\") AND ((logName=\"projects/acme-customerio-dev/logs/run.googleapis.com%2Frequests\" AND httpRequest.status<400) OR (severity=INFO AND ((jsonPayload.metric=\"delivery\" AND jsonPayload.outcome=(\"delivered\")) OR (jsonPayload.metric=\"operation\" AND jsonPayload.outcome=(\"success\" OR \"skipped\")) OR (jsonPayload.metric=\"webhook\" AND jsonPayload.outcome=(\"accepted\"))))) AND sample(insertId, 0.9)"
+    error_message = "the root samples pipeline.json's success lines of identify, track and webhook-ingest (transactional keeps every line), 10% kept by default"
   }
 }
 

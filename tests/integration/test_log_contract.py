@@ -1,7 +1,8 @@
 """The success lines that Terraform keeps only a sample of (pipeline.json `logging.success_lines`).
 
 Terraform's exclusion (terraform/modules/monitoring, `success_log_sampling`) drops most INFO lines
-whose (metric, outcome) pair is listed, from storage only: the log-based metrics still count them.
+whose metric and outcome are listed, of identify, track and webhook-ingest (transactional keeps
+every line), from storage only: the log-based metrics still count them.
 Two things must hold for that to be safe and worth it, and both are read here from the lines the
 runtime really writes, behind real parts (the sandbox, the Pub/Sub emulator):
 
@@ -24,6 +25,7 @@ from customerio_gcp.customerio import ServerError
 from customerio_gcp.delivery import DeadLetterPublisher, DeliveryOutcome, PubSubDelivery
 from customerio_gcp.delivery.coalescing import Coalescer
 from customerio_gcp.messages.models import TopicKind
+from customerio_gcp.people import InMemoryTombstoneStore, Tombstones
 from customerio_gcp.pipeline import load
 from customerio_gcp.service import MessagingService
 from customerio_gcp.webhooks.handler import WebhookHandler
@@ -60,7 +62,7 @@ def written(stream: io.StringIO) -> list[dict[str, Any]]:
 def excluded(line: dict[str, Any]) -> bool:
     """What the exclusion's filter matches (before its sampling)."""
     metric = line.get("metric")
-    return line["severity"] == "INFO" and metric in SUCCESS_LINES and SUCCESS_LINES[metric] == line.get("outcome")
+    return line["severity"] == "INFO" and metric in SUCCESS_LINES and line.get("outcome") in SUCCESS_LINES[metric]
 
 
 def delivery(topic: TopicKind, track, app, dead_letter_topic: str | None = None) -> PubSubDelivery:
@@ -74,7 +76,7 @@ def push(message: dict[str, Any] | bytes, message_id: str) -> Any:
     return cloud_event_data(push_body(data, message_id=message_id))
 
 
-@pytest.mark.parametrize("topic", list(MESSAGES))
+@pytest.mark.parametrize("topic", ["identify", "track"])  # the functions whose lines are sampled
 def test_a_delivered_message_writes_only_success_lines(topic: TopicKind, track, app, lines) -> None:
     assert delivery(topic, track, app)(push(MESSAGES[topic], f"ok-{topic}")) is DeliveryOutcome.DELIVERED
     written_lines = written(lines)
@@ -90,6 +92,25 @@ def test_a_retried_message_keeps_every_line(track, app, lines, control) -> None:
     assert {(line["metric"], line["outcome"]) for line in written_lines} == {
         ("operation", "transient_error"),
         ("delivery", "retry"),
+    }
+    assert not any(excluded(line) for line in written_lines)
+
+
+def test_a_message_skipped_for_a_deleted_person_keeps_its_lines(track, app, lines) -> None:
+    tombstones = Tombstones(InMemoryTombstoneStore(), lambda: "ws", clock=lambda: 1_800_000_000)
+    service = MessagingService(track, app, tombstones=tombstones, coalescer=Coalescer(track.post_batch, linger_s=0))
+    identify = PubSubDelivery("identify", service, None, "projects/x/subscriptions/contract-push")
+    handle = PubSubDelivery("track", service, None, "projects/x/subscriptions/contract-push")
+    deleted = {"op": "delete", "identifiers": {"id": "u1"}, "timestamp": 1_800_000_000}
+    assert identify(push(deleted, "deleted-1")) is DeliveryOutcome.DELIVERED
+    lines.seek(0)
+    lines.truncate()
+    older = MESSAGES["track"] | {"timestamp": 1_799_999_990}
+    assert handle(push(older, "older-1")) is DeliveryOutcome.DELIVERED
+    written_lines = written(lines)
+    assert {(line["metric"], line["outcome"]) for line in written_lines} == {
+        ("operation", "skipped_deleted"),
+        ("delivery", "skipped_deleted"),
     }
     assert not any(excluded(line) for line in written_lines)
 

@@ -25,6 +25,7 @@ def test_the_sampling_priced_is_the_one_terraform_deploys() -> None:
 def test_success_lines_are_priced_at_the_share_kept_and_everything_else_whole(tmp_path: Path) -> None:
     lines = [
         {"severity": "INFO", "metric": "operation", "outcome": "success"},  # sampled
+        {"severity": "INFO", "metric": "operation", "outcome": "skipped"},  # sampled (unchanged identify)
         {"severity": "INFO", "metric": "delivery", "outcome": "delivered"},  # sampled
         {"severity": "INFO", "metric": "webhook", "outcome": "accepted"},  # sampled
         {"severity": "WARNING", "metric": "operation", "outcome": "success"},  # not INFO: kept
@@ -36,5 +37,19 @@ def test_success_lines_are_priced_at_the_share_kept_and_everything_else_whole(tm
     log.write_bytes(b"written before the run\n" + b"".join(raw))
     start = len(b"written before the run\n")
     overhead = cost.LOG_ENTRY_OVERHEAD_BYTES
-    expected = sum((len(r) + overhead) * (cost.SUCCESS_LOG_SAMPLING if i < 3 else 1.0) for i, r in enumerate(raw))
-    assert cost.billable_log_bytes(log, start) == pytest.approx(expected)
+    whole = sum(len(r) + overhead for r in raw)
+    sampled = sum((len(r) + overhead) * (cost.SUCCESS_LOG_SAMPLING if i < 4 else 1.0) for i, r in enumerate(raw))
+    assert cost.billable_log_bytes(log, start, sampled=True) == pytest.approx(sampled)
+    assert cost.billable_log_bytes(log, start, sampled=False) == pytest.approx(whole)  # transactional
+
+
+def test_request_log_entries_are_priced_per_request() -> None:
+    entry, share = cost.REQUEST_LOG_ENTRY_BYTES, cost.SUCCESS_LOG_SAMPLING
+    assert cost.request_log_bytes({200: 10, 503: 2}, sampled=True) == pytest.approx(10 * entry * share + 2 * entry)
+    assert cost.request_log_bytes({200: 10, 503: 2}, sampled=False) == pytest.approx(12 * entry)
+
+
+def test_the_sampled_functions_are_the_ones_terraform_samples() -> None:
+    main = (REPO / "terraform/main.tf").read_text()
+    assert 'success_log_functions = ["identify", "track", "webhook"]' in main
+    assert cost.SAMPLED_LOGS == ("identify", "track", "webhook")

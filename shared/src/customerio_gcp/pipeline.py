@@ -58,9 +58,9 @@ class PipelineConfig:
     webhook: WebhookNames
     delivery: DeliverySettings
     dead_letter_retention_s: int
-    success_lines: Mapping[str, str]
-    """metric -> outcome of each INFO line a success writes: the bulk of the log volume, which
-    Terraform keeps only a sample of in the log bucket (its log-based metrics count them all)."""
+    success_lines: Mapping[str, tuple[str, ...]]
+    """metric -> outcomes of the INFO lines that say all went well: the bulk of the log volume,
+    which Terraform keeps only a sample of in the log bucket (its log-based metrics count them all)."""
 
     def for_local_run(self) -> PipelineConfig:
         """The same pipeline with `local_overrides` applied (fewer attempts, shorter backoff)."""
@@ -92,5 +92,5 @@ def load() -> PipelineConfig:
     delivery = DeliverySettings(**raw["delivery"])
     names = {k: v for k, v in raw["webhook"].items() if not k.startswith("_")}
     webhook = WebhookNames(**names | {"routed_metrics": tuple(names["routed_metrics"])})
-    success_lines = MappingProxyType(dict(raw["logging"]["success_lines"]))
+    success_lines = MappingProxyType({k: tuple(v) for k, v in raw["logging"]["success_lines"].items()})
     return PipelineConfig(topics, webhook, delivery, raw["dead_letter_retention_s"], success_lines)

@@ -64,7 +64,8 @@ resource "google_logging_metric" "operation_errors" {
   project     = var.project_id
   name        = "customerio/operation_errors"
   description = "Failed Customer.io operations by error class."
-  filter      = "${local.log_source} AND jsonPayload.metric=\"operation\" AND jsonPayload.outcome!=\"success\""
+  # The outcomes `timed` gives a raised error; a skipped operation (unchanged, person deleted) is no failure.
+  filter = "${local.log_source} AND jsonPayload.metric=\"operation\" AND jsonPayload.outcome=(\"transient_error\" OR \"permanent_error\")"
   label_extractors = {
     operation   = "EXTRACT(jsonPayload.operation)"
     error_class = "EXTRACT(jsonPayload.error_class)"
@@ -134,23 +135,32 @@ resource "google_logging_metric" "dead_letters" {
   }
 }
 
-# Success lines (pipeline.json logging.success_lines: an operation that succeeded, a message
-# delivered, a webhook request accepted) are most of the log volume, one or two per message, and
-# Cloud Logging bills what its buckets store. This exclusion keeps a sample of them in the _Default
-# bucket (`sample(insertId, share excluded)`). The metrics above stay exact: user-defined log-based
-# metrics that are not bucket-scoped (none here sets bucket_name) are computed from every entry the
-# Logging API receives, whatever the exclusions (cloud.google.com/logging/docs/logs-based-metrics).
-# Only INFO lines of this environment's functions match: warnings and errors are always kept.
+# Lines that say all went well (pipeline.json logging.success_lines: an operation that succeeded
+# or was skipped as unchanged, a message delivered, a webhook request accepted) and Cloud Run's
+# request log entries of requests answered below 400 are most of the log volume, two or three
+# entries per message, and Cloud Logging bills what its buckets store. This exclusion keeps a
+# sample of them in the _Default bucket (`sample(insertId, share excluded)`), for the functions in
+# `success_log_functions`. The metrics above stay exact: user-defined log-based metrics that are
+# not bucket-scoped (none here sets bucket_name) are computed from every entry the Logging API
+# receives, whatever the exclusions (cloud.google.com/logging/docs/logs-based-metrics); the alerts
+# on requests read Cloud Run's own request_count metric. Warnings and errors are always kept.
+locals {
+  sampled_services = sort(distinct([for role in var.success_log_functions : var.functions[role]]))
+  success_line_filters = [
+    for metric, outcomes in var.success_lines :
+    "(jsonPayload.metric=\"${metric}\" AND jsonPayload.outcome=(${join(" OR ", [for o in outcomes : "\"${o}\""])}))"
+  ]
+}
+
 resource "google_logging_project_exclusion" "success_lines" {
-  count       = var.success_log_sampling < 1 ? 1 : 0
+  count       = var.success_log_sampling < 1 && length(var.success_log_functions) > 0 ? 1 : 0
   project     = var.project_id
   name        = "customerio-${var.environment}-success-lines"
-  description = "customerio-gcp ${var.environment}: stores a share of ${var.success_log_sampling} of the success lines; the log-based metrics count all of them."
+  description = "customerio-gcp ${var.environment}: stores a share of ${var.success_log_sampling} of the success lines and answered-request entries; the log-based metrics count all of them."
   filter = join(" AND ", [
     local.log_source,
-    "resource.labels.service_name=(${join(" OR ", [for name in sort(distinct(values(var.functions))) : "\"${name}\""])})",
-    "severity=INFO",
-    "(${join(" OR ", [for metric, outcome in var.success_lines : "(jsonPayload.metric=\"${metric}\" AND jsonPayload.outcome=\"${outcome}\")"])})",
+    "resource.labels.service_name=(${join(" OR ", [for name in local.sampled_services : "\"${name}\""])})",
+    "((logName=\"projects/${var.project_id}/logs/run.googleapis.com%2Frequests\" AND httpRequest.status<400) OR (severity=INFO AND (${join(" OR ", local.success_line_filters)})))",
     "sample(insertId, ${1 - var.success_log_sampling})",
   ])
 }

@@ -65,11 +65,21 @@ variable "thresholds" {
 }
 
 variable "success_lines" {
-  description = "metric -> outcome of each INFO line a success writes (pipeline.json logging.success_lines)."
-  type        = map(string)
+  description = "metric -> outcomes of the INFO lines that say all went well (pipeline.json logging.success_lines)."
+  type        = map(list(string))
   validation {
-    condition     = length(var.success_lines) > 0 && alltrue([for metric, outcome in var.success_lines : can(regex("^[a-z_]+$", metric)) && can(regex("^[a-z_]+$", outcome))])
-    error_message = "success_lines must map metric names to outcomes, both lower-case words such as operation = \"success\"."
+    condition     = length(var.success_lines) > 0 && alltrue([for metric, outcomes in var.success_lines : can(regex("^[a-z_]+$", metric)) && length(outcomes) > 0 && alltrue([for o in outcomes : can(regex("^[a-z_]+$", o))])])
+    error_message = "success_lines must map metric names to lists of outcomes, lower-case words such as operation = [\"success\"]."
+  }
+}
+
+variable "success_log_functions" {
+  description = "Roles (keys of functions) whose success lines and answered-request entries are sampled in storage."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for role in var.success_log_functions : contains(keys(var.functions), role)])
+    error_message = "success_log_functions must name roles of var.functions."
   }
 }
 
