@@ -6,7 +6,9 @@ ratios only — never a pass/fail on timing (these machines are shared and noisy
 2. handler CPU per message on the hot path (decode, validate, build, call, ack);
 3. our Track client vs the official `customerio` package, 2,000 identify and track calls each
    over TLS keep-alive against the same minimal server;
-4. webhook-ingest under 1,000 signed events/s offered, on one core, writing to BigQuery (emulator);
+4. webhook-ingest: signed single events from 32 concurrent senders to one process on one core,
+   durable first (Pub/Sub), five timed windows (median and spread), beside the old
+   insert-per-request path;
 5. bulk sync requests per 10,000 users (v2 batches vs one request per user) and users/s under a
    100 req/s budget;
 6. peak memory (RSS) of each function under these loads;
@@ -209,11 +211,14 @@ def client_overhead(calls: int) -> dict[str, float]:
 # --- 4. webhook ingest ----------------------------------------------------------------------------
 
 
-def webhook_load(stack: LocalStack, senders: int, seconds: float) -> dict[str, dict[str, float]]:
+def webhook_load(stack: LocalStack, senders: int, seconds: float, runs: int = 5) -> dict[str, dict[str, Any]]:
     """Signed single-event posts from `senders` concurrent senders (each waits for its answer,
     as Customer.io's one-at-a-time sender does per endpoint; 32 endpoints' worth here), to one
-    webhook-ingest process pinned to one core, for `seconds`; then the same load on the path this
-    project had before (verify, then one BigQuery insert per request), in the same run."""
+    webhook-ingest process pinned to one core, for `seconds`, `runs` times; then the same load on
+    the path this project had before (verify, then one BigQuery insert per request), in the same run.
+
+    On a shared machine one window can land on a neighbour's busy spell (runs here spread from
+    700 to 1,250 events/s), so the figure is the median window, with the spread beside it."""
     from customerio_gcp_local.processes import wait_for_port
 
     # A process of its own, at the production log level (one metric line per request), warmed
@@ -223,9 +228,21 @@ def webhook_load(stack: LocalStack, senders: int, seconds: float) -> dict[str, d
     try:
         wait_for_port(port, timeout=60, process=function.process.process)
         _warm_up(stack, function.url)
-        results = {"durable_first": _post_load(stack, function.url, function.process.process.pid, senders, seconds)}
+        windows = [_post_load(stack, function.url, function.process.process.pid, senders, seconds) for _ in range(runs)]
     finally:
         function.process.stop()
+    rates = [w["events_per_s"] for w in windows]
+    results: dict[str, dict[str, Any]] = {
+        "durable_first": {
+            "senders": senders,
+            "runs": len(windows),
+            "events_per_s": statistics.median(rates),
+            "events_per_s_runs": rates,
+            "p50_ms": statistics.median(w["p50_ms"] for w in windows),
+            "p99_ms": max(w["p99_ms"] for w in windows),  # the worst window's
+            "errors": sum(w["errors"] for w in windows),
+        }
+    }
     port = free_port()
     executable = Path(sys.executable).with_name("functions-framework")
     env = {**os.environ, "GOOGLE_CLOUD_PROJECT": stack.project, "BIGQUERY_ENDPOINT": stack.bigquery_endpoint or "",
@@ -406,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-calls", type=int, default=2000)
     parser.add_argument("--webhook-senders", type=int, default=32)
     parser.add_argument("--webhook-seconds", type=float, default=10)
+    parser.add_argument("--webhook-runs", type=int, default=5, help="timed windows on the durable-first path")
     parser.add_argument("--sync-users", type=int, default=10_000)
     parser.add_argument("--coalesce-messages", type=int, default=20_000)
     parser.add_argument("--coalesce-concurrency", type=int, default=80, help="push requests in flight per function")
@@ -450,7 +468,7 @@ def stack_sections(args: argparse.Namespace, wanted: set[str]) -> dict[str, Any]
             figures["client"] = client_overhead(args.client_calls)
         if "webhook" in wanted:
             print("4/6 webhook ingest …", flush=True)
-            figures["webhook"] = webhook_load(stack, args.webhook_senders, args.webhook_seconds)
+            figures["webhook"] = webhook_load(stack, args.webhook_senders, args.webhook_seconds, args.webhook_runs)
         if "sync" in wanted:
             print("5/6 bulk sync …", flush=True)
             figures["bulk_sync"] = bulk_sync(stack, args.sync_users, 100.0)
@@ -490,9 +508,11 @@ def report(f: dict[str, Any]) -> None:
         print(
             f"4. Webhook ingest, one process on one core, {new['senders']} concurrent senders of signed single events"
         )
+        rates = new.get("events_per_s_runs", [new["events_per_s"]])
+        spread = f" (median of {len(rates)} windows, {min(rates):.0f}–{max(rates):.0f})" if len(rates) > 1 else ""
         for label, w in (("durable first (Pub/Sub)", new), ("insert per request (before)", old)):
             print(f"   {label:<28} {w['events_per_s']:>7.0f} events/s; p50 {w['p50_ms']:.0f} ms, p99 {w['p99_ms']:.0f} ms; "
-                  f"{w['errors']} non-200")  # fmt: skip
+                  f"{w['errors']} non-200{spread if w is new else ''}")  # fmt: skip
         verdict = "met" if new["events_per_s"] >= 1000 and new["p99_ms"] < 250 else "MISSED"
         print(f"   → {new['events_per_s'] / max(old['events_per_s'], 1e-9):.1f}× the events/s of the old path "
               f"(goal ≥ 1,000 events/s with p99 < 250 ms: {verdict})")  # fmt: skip
