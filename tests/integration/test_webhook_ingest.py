@@ -310,6 +310,27 @@ def test_a_row_bigquery_refuses_goes_to_the_subscriptions_dead_letter_topic(inge
     assert dead.data == bad and "no_such_column" in dead.attributes["bigquery_error"]
 
 
+def test_a_row_bigquery_refuses_does_not_take_its_batch_with_it(ingest: Ingest) -> None:
+    """BigQuery refuses a whole insert when one row is invalid ("stopped" for the others) unless
+    told to skip invalid rows; a BigQuery subscription fails only the bad message. So must the
+    stand-in: one refused row among good ones in the same pull."""
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    no_metric = json.dumps({"event_id": "bad-1", "object_type": "email"}).encode()  # metric is REQUIRED
+    with ingest.writer.paused():
+        time.sleep(2.5)  # a pull already waiting (2 s) returns empty: the three go in one pull
+        assert post(ingest.handler(), [event("good-1"), event("good-2")]).status == 200
+        publisher.publish(ingest.events_topic, no_metric, event_id="bad-1").result(timeout=30)
+    assert [r["event_id"] for r in ingest.rows(expect=2)] == ["good-1", "good-2"]
+    deadline = time.monotonic() + 30
+    while ingest.writer.dead_lettered < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [dead] = pull_now(ingest.dead_letter_subscription)
+    assert dead.data == no_metric and "metric" in dead.attributes["bigquery_error"]
+    assert ingest.writer.dead_lettered == 1
+
+
 def test_pubsub_unreachable_is_the_one_503(ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
     from google.cloud import pubsub_v1
 

@@ -105,7 +105,13 @@ class BigQuerySubscription:
             except (ValueError, TypeError) as exc:
                 refused.append((item, str(exc)[:300]))
         try:
-            errors = self._bigquery.insert_rows_json(self.table_id, rows, row_ids=ids) if rows else []
+            # skip_invalid_rows: without it BigQuery refuses every row of the insert when one is
+            # invalid ("stopped"), and a BigQuery subscription fails only the bad message.
+            errors = (
+                self._bigquery.insert_rows_json(self.table_id, rows, row_ids=ids, skip_invalid_rows=True)
+                if rows
+                else []
+            )
         except Exception as exc:
             warnings.warn(f"BigQuery insert failed ({type(exc).__name__}); the messages will be redelivered",
                           stacklevel=1)  # fmt: skip
