@@ -667,6 +667,10 @@ run "success_lines_are_sampled_in_storage_and_counted_in_full" {
     error_message = "each environment has its own exclusion (two environments may share a project)"
   }
   assert {
+    condition     = google_logging_metric.webhook_quarantined.filter == "resource.type=\"cloud_run_revision\" AND jsonPayload.metric=\"webhook_quarantine\"" && google_logging_metric.webhook_quarantined.label_extractors["kind"] == "EXTRACT(jsonPayload.kind)"
+    error_message = "quarantined webhook content is counted, by kind, from webhook-ingest's warning line"
+  }
+  assert {
     condition     = google_logging_metric.operation_errors.filter == "resource.type=\"cloud_run_revision\" AND jsonPayload.metric=\"operation\" AND jsonPayload.outcome=(\"transient_error\" OR \"permanent_error\")"
     error_message = "only raised errors count as failed operations, not operations skipped as unchanged or for a deleted person"
   }

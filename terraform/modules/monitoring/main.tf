@@ -114,6 +114,23 @@ resource "google_logging_metric" "webhook_rejections" {
   }
 }
 
+resource "google_logging_metric" "webhook_quarantined" {
+  project     = var.project_id
+  name        = "customerio/webhook_quarantined"
+  description = "Signed webhook content kept in quarantine (answered 200, not parseable), by kind (body or item)."
+  filter      = "${local.log_source} AND jsonPayload.metric=\"webhook_quarantine\""
+  label_extractors = {
+    kind = "EXTRACT(jsonPayload.kind)"
+  }
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    labels {
+      key = "kind"
+    }
+  }
+}
+
 resource "google_logging_metric" "dead_letters" {
   project     = var.project_id
   name        = "customerio/dead_letters"
@@ -175,6 +192,7 @@ resource "time_sleep" "log_metrics_visible" {
       google_logging_metric.operation_latency.name, google_logging_metric.operation_errors.name,
       google_logging_metric.rate_limited.name, google_logging_metric.webhook_rejections.name,
       google_logging_metric.dead_letters.name, google_logging_metric.configuration_errors.name,
+      google_logging_metric.webhook_quarantined.name,
     ])
   }
 }
@@ -399,6 +417,7 @@ resource "google_monitoring_dashboard" "this" {
           { title = "Rate limited (429)", reducer = "REDUCE_SUM", metric = google_logging_metric.rate_limited.name, aligner = "ALIGN_RATE", group = [] },
           { title = "Dead-lettered by error class", reducer = "REDUCE_SUM", metric = google_logging_metric.dead_letters.name, aligner = "ALIGN_RATE", group = ["metric.label.error_class"] },
           { title = "Webhook rejections by reason", reducer = "REDUCE_SUM", metric = google_logging_metric.webhook_rejections.name, aligner = "ALIGN_RATE", group = ["metric.label.reason"] },
+          { title = "Webhook content quarantined by kind", reducer = "REDUCE_SUM", metric = google_logging_metric.webhook_quarantined.name, aligner = "ALIGN_RATE", group = ["metric.label.kind"] },
           { title = "Held: Customer.io refuses credentials or region", reducer = "REDUCE_SUM", metric = google_logging_metric.configuration_errors.name, aligner = "ALIGN_RATE", group = ["metric.label.error_class"] },
           ] : {
           xPos   = (i % 2) * 6

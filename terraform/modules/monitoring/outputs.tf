@@ -12,6 +12,7 @@ output "log_metrics" {
     google_logging_metric.webhook_rejections.name,
     google_logging_metric.dead_letters.name,
     google_logging_metric.configuration_errors.name,
+    google_logging_metric.webhook_quarantined.name,
   ]
 }
 
