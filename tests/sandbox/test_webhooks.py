@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -149,9 +149,30 @@ def test_backlog_drains_when_the_receiver_comes_back(box: Sandbox, ctl: SandboxC
         back.stop()
 
 
-def test_an_event_is_dropped_after_max_age_and_the_rest_go_on(
-    ctl: SandboxControl, app: httpx.Client, receiver: Receiver
-) -> None:
+class ManualClock:
+    """Monotonic seconds that move only when the test moves them."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_an_event_is_dropped_after_max_age_and_the_rest_go_on(receiver: Receiver) -> None:
+    """Customer.io gives a failing event up after 7 days; the sandbox after `max_age_s` (here an
+    hour) on its webhook clock, which the test moves: retries and the drop happen exactly when it
+    says so, and not before."""
     first_delivered: list[str] = []
 
     def answer(event: dict) -> int:  # the first delivery's "delivered" fails, forever
@@ -160,21 +181,34 @@ def test_an_event_is_dropped_after_max_age_and_the_rest_go_on(
         return 500 if event["event_id"] in first_delivered else 200
 
     receiver.answer = answer
-    ctl.set_webhooks(receiver.url, KEY, rates={"delivered": 1.0, "opened": 0, "clicked": 0},
-                     retry=FAST | {"max_age_s": 2.0})  # fmt: skip
-    for _ in range(2):
-        app.post("/v1/send/email", json=EMAIL)
-    assert ctl.flush_webhooks(20)["drained"]
+    clock = ManualClock()
+    settings = {"url": receiver.url, "signing_key": KEY, "rates": {"delivered": 1.0, "opened": 0, "clicked": 0},
+                "retry": FAST | {"max_age_s": 3600.0}}  # fmt: skip
+    with Sandbox(rate_limits={"enabled": False}, webhooks=settings, webhook_clock=clock) as box:
+        ctl = SandboxControl(box.url)
+        with httpx.Client(base_url=box.url, headers=app_auth(box), trust_env=False) as app:
+            for _ in range(2):
+                app.post("/v1/send/email", json=EMAIL)
+        wait_until(lambda: ctl.webhooks()["failed"] == 1)
+        time.sleep(0.3)
+        assert ctl.webhooks()["failed"] == 1  # the clock stands still: no retry yet
+        clock.advance(FAST["first_delay_s"])
+        wait_until(lambda: ctl.webhooks()["failed"] == 2)
+        time.sleep(0.3)
+        assert ctl.webhooks()["failed"] == 2 and ctl.webhooks()["queued"] == 3  # held, the others behind it
+        clock.advance(3600)
+        assert ctl.flush_webhooks(20)["drained"]
+        state = ctl.webhooks()
+        ctl.close()
 
-    state = ctl.webhooks()
     assert (state["sent"], state["dropped"], state["queued"]) == (3, 1, 0)
     [dropped] = [e for e in state["events"] if e["state"] == "dropped"]
     assert dropped["event_id"] == first_delivered[0] and dropped["metric"] == "delivered"
-    assert dropped["attempts"] >= 2  # retried before it was given up
+    assert dropped["attempts"] == 2  # the first attempt and the one retry the clock allowed
     tries = [r.event["event_id"] for r in receiver.received]
-    assert tries.count(dropped["event_id"]) == dropped["attempts"]
+    assert tries.count(dropped["event_id"]) == 2
     start = tries.index(dropped["event_id"])
-    assert tries[start : start + dropped["attempts"]] == [dropped["event_id"]] * dropped["attempts"]  # held
+    assert tries[start : start + 2] == [dropped["event_id"]] * 2  # held behind it meanwhile
     assert [m for _, m in metrics(receiver.accepted())] == ["sent", "sent", "delivered"]  # then went on
 
 

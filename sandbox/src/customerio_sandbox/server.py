@@ -53,11 +53,14 @@ class Sandbox:
         clock: Clock = time.monotonic,
         webhooks: WebhookConfig | dict[str, Any] | None = None,
         wall_clock: Clock = time.time,
+        webhook_clock: Clock = time.monotonic,
     ) -> None:
         """`rate_limits`: Customer.io's limits by default (`{"enabled": False}` switches them off);
         `clock`: monotonic seconds for the rate-limit buckets (inject one to test without waiting);
         `webhooks`: send reporting webhooks from the start (else `PUT /_sandbox/webhooks`);
-        `wall_clock`: unix seconds for the webhooks' `timestamp` and `X-CIO-Timestamp`."""
+        `wall_clock`: unix seconds for the webhooks' `timestamp` and `X-CIO-Timestamp`;
+        `webhook_clock`: monotonic seconds for the webhooks' retry delays and maximum age (inject
+        one to test those windows without waiting)."""
         self.credentials = credentials or Credentials()
         self.workspace = Workspace()
         self.faults = FaultInjector()
@@ -65,7 +68,7 @@ class Sandbox:
             rate_limits = RateLimits().updated(rate_limits)
         self._initial_limits = rate_limits or RateLimits()
         self.limiter = RateLimiter(self._initial_limits, clock)
-        self.webhooks = WebhookSender(wall_clock)
+        self.webhooks = WebhookSender(wall_clock, webhook_clock)
         if webhooks is not None:
             self.webhooks.configure(
                 webhooks if isinstance(webhooks, WebhookConfig) else WebhookConfig.from_dict(webhooks)

@@ -11,7 +11,11 @@ Like Customer.io, it holds every later event behind one that did not get a 2xx (
 status, a connection error or a timeout) and retries that one with exponential backoff
 (`first_delay_s`, times `factor` per attempt, at most `max_delay_s`) until it gets a 2xx or
 `max_age_s` has passed since its first attempt; then it drops it and goes on. Customer.io waits
-1 h before the first retry and gives up after 7 days: the sandbox's defaults are 0.5 s and 60 s.
+an hour before the first retry after the status codes it lists (400, 401, 402, 403, 404, 405,
+410, 429, 500, 502, 521; its first delay after a timeout or another code is not documented) and
+gives up after 7 days: the sandbox uses one `first_delay_s` for every failure, and its defaults
+are 0.5 s and 60 s. Delays and the maximum age run on an injectable monotonic clock
+(`Sandbox(webhook_clock=...)`), so tests move time instead of waiting for it.
 
 Whether Customer.io re-signs a retry with a fresh timestamp is not documented: with
 `keep_original_timestamp` (the default, the harder case for a receiver) a retry re-sends the
@@ -157,8 +161,13 @@ class Delivery:
 class WebhookSender:
     """The background sender of one sandbox. Its thread starts with the first configuration."""
 
-    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, wall_clock: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """`wall_clock`: unix seconds, for timestamps and signatures; `clock`: monotonic seconds,
+        for retry delays and the maximum age (the sender's thread re-reads it at least every 0.5 s)."""
         self._wall_clock = wall_clock
+        self._clock = clock
         self._cond = threading.Condition()
         self._config: WebhookConfig | None = None
         self._random = random.Random(0)  # noqa: S311 - simulated engagement, not cryptography
@@ -275,7 +284,7 @@ class WebhookSender:
                         self._cond.wait(0.5)
                         continue
                     item = self._queue[0]
-                    now = time.monotonic()
+                    now = self._clock()
                     deadline = (item.first_attempt or now) + config.retry.max_age_s
                     if item.attempts and now >= deadline:
                         self._finish(item, "dropped")
@@ -311,7 +320,7 @@ class WebhookSender:
         return answer.status_code, ""
 
     def _after_attempt(self, item: Outgoing, config: WebhookConfig, status: int | None, error: str) -> None:
-        now = time.monotonic()
+        now = self._clock()
         item.attempts += 1
         item.last_status, item.last_error = status, error
         if item.state != "queued":  # reset or switched off while the attempt was in flight
