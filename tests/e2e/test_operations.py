@@ -233,3 +233,31 @@ def test_sync_users_with_the_printed_settings(pipeline: Pipeline, tmp_path: Path
     changed = run(pipeline, "sync", "users", str(users), "--restart")
     assert changed.exit_code == 0, changed.output
     assert control.person(people[0])["attributes"]["plan"] == "enterprise"
+
+
+def test_webhooks_reprocess_with_the_printed_settings(pipeline: Pipeline) -> None:
+    """The command as an operator runs it: a piece quarantined by yesterday's code is re-judged,
+    its events published under the deployed personal-data rule, the piece acknowledged."""
+    from customerio_gcp.webhooks.quarantine import Quarantined
+
+    run_id = uuid.uuid4().hex[:8]
+    events = [{"event_id": f"rq-{run_id}-{i}", "object_type": "email", "metric": "sent",
+               "timestamp": 1_800_000_000, "data": {"delivery_id": f"d-{i}"}} for i in range(2)]  # fmt: skip
+    piece = Quarantined(json.dumps(events).encode(), "item 1: metric: unknown", "body", 1_800_000_000.0)
+    publisher = pubsub_v1.PublisherClient()
+    for data, attributes in piece.messages():
+        publisher.publish(pipeline.stack.webhook_quarantine_topic, data, **attributes).result(timeout=30)
+
+    result = run(pipeline, "webhooks", "reprocess")
+    assert result.exit_code == 0, result.output
+    assert "1 quarantined piece(s): published 2 event(s) (personal data: hash); 0 still fail" in result.output
+    again = run(pipeline, "webhooks", "reprocess", "--dry-run")
+    assert again.exit_code == 0 and "0 quarantined piece(s)" in again.output  # acknowledged, not back
+
+
+def test_webhooks_reprocess_needs_the_personal_data_rule(pipeline: Pipeline) -> None:
+    env = printed_settings(pipeline)
+    del env["WEBHOOK_PERSONAL_DATA"]
+    result = CliRunner(env=env | {"WEBHOOK_PERSONAL_DATA": None}).invoke(cli, ["webhooks", "reprocess"])
+    assert result.exit_code != 0 and "personal-data" in result.output
+    assert "Traceback" not in result.output

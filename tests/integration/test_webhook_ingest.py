@@ -425,10 +425,11 @@ def test_quarantined_content_is_reprocessed_after_a_schema_fix(ingest: Ingest) -
         for data, attributes in piece.messages():
             publisher.publish(ingest.quarantine_topic, data, **attributes).result(timeout=30)
     dry = reprocess(subscriber, publisher, ingest.quarantine_subscription, ingest.events_topic, PersonalData.HASH,
-                    dry_run=True)  # fmt: skip
+                    dry_run=True, idle_s=1.0)  # fmt: skip
     assert (dry.pieces, dry.events, dry.still_quarantined) == (2, 2, 1)
     assert ingest.rows() == []  # a dry run publishes nothing and keeps everything
-    report = reprocess(subscriber, publisher, ingest.quarantine_subscription, ingest.events_topic, PersonalData.HASH)
+    report = reprocess(subscriber, publisher, ingest.quarantine_subscription, ingest.events_topic, PersonalData.HASH,
+                       idle_s=1.0)  # fmt: skip
     assert (report.pieces, report.events, report.still_quarantined) == (2, 2, 1)
     assert [r["event_id"] for r in ingest.rows(expect=2)] == ["q-ok-1", "q-ok-2"]
     left = [m.data for m in pull_now(ingest.quarantine_subscription)]

@@ -281,6 +281,8 @@ def cli_environment(stack: LocalStack) -> dict[str, str]:
         "CIO_APP_API_KEY": creds.app_api_key,
         "CIO_WEBHOOK_SIGNING_KEY": stack.webhook_signing_key,
         "CIO_SANDBOX_URL": stack.sandbox.url,
+        # as webhook-ingest runs here (`webhooks reprocess` stores under the same rule)
+        "WEBHOOK_PERSONAL_DATA": stack.function_env.get("WEBHOOK_PERSONAL_DATA", "hash"),
     }
     if stack.bigquery_endpoint:
         env |= {"BIGQUERY_ENDPOINT": stack.bigquery_endpoint, "BIGQUERY_DATASET": stack.bigquery_dataset}

@@ -541,10 +541,17 @@ def webhooks() -> None:
     "now pass to the events topic and acknowledge them. What still fails stays quarantined.",
 )
 @click.option("--dry-run", is_flag=True, help="say what would pass, publish nothing, keep everything")
+@click.option(
+    "--personal-data",
+    type=click.Choice(["hash", "keep", "drop"]),
+    envvar="WEBHOOK_PERSONAL_DATA",
+    required=True,
+    help="what webhook-ingest does with recipients and emails, exactly as deployed (Terraform "
+    "webhook.personal_data): the events published are stored under it [WEBHOOK_PERSONAL_DATA]",
+)
 @click.pass_obj
-def webhooks_reprocess(obj: Context, dry_run: bool) -> None:
+def webhooks_reprocess(obj: Context, dry_run: bool, personal_data: str) -> None:
     from customerio_gcp.pipeline import load
-    from customerio_gcp.settings import Settings
     from customerio_gcp.webhooks.rows import PersonalData
     from customerio_gcp_ops.quarantine import reprocess
 
@@ -555,12 +562,12 @@ def webhooks_reprocess(obj: Context, dry_run: bool) -> None:
         obj.publisher(),
         f"projects/{project}/subscriptions/{names.quarantine_subscription}{suffix}",
         f"projects/{project}/topics/{names.events_topic}{suffix}",
-        PersonalData(Settings.from_env().webhook_personal_data),
+        PersonalData(personal_data),
         dry_run=dry_run,
     )
     verb = "would publish" if dry_run else "published"
-    click.echo(f"{report.pieces} quarantined piece(s): {verb} {report.events} event(s); "
-               f"{report.still_quarantined} still fail and stay quarantined")  # fmt: skip
+    click.echo(f"{report.pieces} quarantined piece(s): {verb} {report.events} event(s) (personal data: "
+               f"{personal_data}); {report.still_quarantined} still fail and stay quarantined")  # fmt: skip
     for reason, count in sorted(report.reasons.items()):
         click.echo(f"  still failing: {reason} ({count})")
 

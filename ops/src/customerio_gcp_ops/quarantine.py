@@ -10,6 +10,7 @@ quarantine subscription (not acknowledged), so nothing is lost by trying.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ from customerio_gcp.webhooks.quarantine import reassemble
 from customerio_gcp.webhooks.rows import PersonalData
 
 PULL_BATCH = 1  # pieces are chunked at 3 MiB: one per pull stays under gRPC's 4 MiB default
+LEASE_S = 600  # Pub/Sub's longest ack deadline: what is pulled stays ours while the rest is pulled
+RENEW_EVERY_S = 20.0  # well inside the subscription's own ack deadline (60 s as Terraform sets it)
 
 
 @dataclass
@@ -38,16 +41,10 @@ def reprocess(
     *,
     dry_run: bool = False,
     max_messages: int = 10_000,
+    idle_s: float = 5.0,
 ) -> ReprocessReport:
-    received: list[Any] = []
-    while len(received) < max_messages:
-        response = subscriber.pull(
-            request={"subscription": quarantine_subscription, "max_messages": PULL_BATCH, "return_immediately": True},
-            timeout=10,
-        )
-        if not response.received_messages:
-            break
-        received += list(response.received_messages)
+    """`idle_s`: how long a pull waits for more before the backlog counts as read."""
+    received = _pull_all(subscriber, quarantine_subscription, max_messages, idle_s)
     by_piece: dict[str, list[Any]] = {}
     for item in received:
         by_piece.setdefault(item.message.attributes.get("quarantine_id", item.message.message_id), []).append(item)
@@ -77,10 +74,53 @@ def reprocess(
     return report
 
 
-def _settle(subscriber: Any, subscription: str, ack: Sequence[str], release: Sequence[str]) -> None:
-    if ack:
-        subscriber.acknowledge(request={"subscription": subscription, "ack_ids": list(ack)})
-    if release:  # back to the subscription at once, for the next try
+def _pull_all(subscriber: Any, subscription: str, max_messages: int, idle_s: float) -> list[Any]:
+    """Everything waiting, one piece per pull, until a pull waits `idle_s` for nothing. Pulls wait
+    for messages (`return_immediately` is deprecated: Pub/Sub may answer it empty while a backlog
+    exists), and what was pulled is leased for 10 minutes every 20 s meanwhile, so no piece comes
+    back to this same run as a second copy before it is settled."""
+    from google.api_core.exceptions import DeadlineExceeded
+
+    received: dict[str, Any] = {}
+    renewed = time.monotonic()
+    while len(received) < max_messages:
+        try:
+            response = subscriber.pull(
+                request={"subscription": subscription, "max_messages": PULL_BATCH}, timeout=idle_s
+            )
+        except DeadlineExceeded:
+            break
+        if not response.received_messages:
+            break
+        for item in response.received_messages:
+            received[item.message.message_id] = item  # a redelivered copy replaces the stale ack id
+        if time.monotonic() - renewed > RENEW_EVERY_S:
+            _lease(subscriber, subscription, [item.ack_id for item in received.values()])
+            renewed = time.monotonic()
+    if received:
+        _lease(subscriber, subscription, [item.ack_id for item in received.values()])
+    return list(received.values())
+
+
+def _lease(subscriber: Any, subscription: str, ack_ids: Sequence[str]) -> None:
+    for start in range(0, len(ack_ids), 1000):  # a request takes at most a few thousand ack ids
         subscriber.modify_ack_deadline(
-            request={"subscription": subscription, "ack_ids": list(release), "ack_deadline_seconds": 0}
+            request={
+                "subscription": subscription,
+                "ack_ids": list(ack_ids[start : start + 1000]),
+                "ack_deadline_seconds": LEASE_S,
+            }
+        )
+
+
+def _settle(subscriber: Any, subscription: str, ack: Sequence[str], release: Sequence[str]) -> None:
+    for start in range(0, len(ack), 1000):
+        subscriber.acknowledge(request={"subscription": subscription, "ack_ids": list(ack[start : start + 1000])})
+    for start in range(0, len(release), 1000):  # back to the subscription at once, for the next try
+        subscriber.modify_ack_deadline(
+            request={
+                "subscription": subscription,
+                "ack_ids": list(release[start : start + 1000]),
+                "ack_deadline_seconds": 0,
+            }
         )
