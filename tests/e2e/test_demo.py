@@ -1,13 +1,15 @@
 """`make run`'s demo on the packaged functions, as deployed (identify and track coalesce): what its
 summary claims holds — every operation accepted once, the duplicate send stopped, the person whose
-Track requests met three 503s retried and then delivered, the refusals dead-lettered."""
+Track requests met three 503s retried and then delivered, the refusals dead-lettered; then the
+reporting loop it prints, whose funnel in BigQuery is exactly what the sandbox reported on the
+demo's sends."""
 
 from __future__ import annotations
 
 import io
 from collections import Counter
 
-from customerio_gcp_local.pipeline import run_demo
+from customerio_gcp_local.pipeline import run_demo, run_webhook_demo
 
 from tests.e2e.conftest import Pipeline
 
@@ -48,3 +50,18 @@ def test_the_demo_summary_counts_coalesced_operations(pipeline: Pipeline) -> Non
     letters = summary["dead_letters"]
     assert sorted(letter["error_class"] for letter in letters["identify"]) == ["BadRequestError", "InvalidMessageError"]
     assert [letter["error_class"] for letter in letters["track"]] == ["InvalidMessageError"]
+
+    # The loop `make run` prints next: the sandbox reports on those sends (signed webhooks),
+    # webhook-ingest keeps them, the BigQuery subscription writes them. Nothing else reported to
+    # this stack, so BigQuery holds exactly what the sandbox sent, each event once.
+    out = io.StringIO()
+    loop = run_webhook_demo(pipeline.stack, out)
+    reported = [e for e in pipeline.control.webhooks()["events"] if e["state"] == "sent"]
+    assert loop["reported"] == len(reported) > 0 and loop["unique_rows"] == len(reported)
+    by_metric = Counter(e["metric"] for e in reported)
+    for metric in ("sent", "delivered", "opened", "clicked", "bounced"):
+        assert sum(row[metric] for row in loop["funnel"]) == by_metric[metric], metric
+    assert by_metric["sent"] == expected["send_email"]  # one report per accepted send
+    assert loop["forged"] == 401 and loop["quarantined"] == {"accepted": 0, "quarantined": 1}
+    printed = out.getvalue()
+    assert f"reported {len(reported)} events" in printed and printed.count("  funnel ") == len(loop["funnel"])
