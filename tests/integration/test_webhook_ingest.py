@@ -359,12 +359,20 @@ def test_a_rotated_signing_key_is_picked_up(ingest: Ingest) -> None:
             keys[0] = "new-key"
         return list(keys)
 
-    handler = WebhookHandler(source, EventKeeper(ingest.events_topic, ingest.events_topic), clock=lambda: NOW)
+    now = [NOW]
+    handler = WebhookHandler(source, EventKeeper(ingest.events_topic, ingest.events_topic), clock=lambda: now[0])
     assert post(handler, event("k1"), key="new-key").status == 200
     assert len(refreshes) == 1
     for i in range(5):  # a flood of forged requests right after does not re-fetch the keys each time
         assert post(handler, event(f"f{i}"), key="forged").status == 401
     assert len(refreshes) == 1
+    now[0] = NOW + 29  # still inside the 30 s between forced re-fetches
+    assert post(handler, event("f5"), key="forged", at=now[0]).status == 401
+    assert len(refreshes) == 1
+    now[0] = NOW + 31  # past it: one mismatch may look for a rotated key again
+    assert post(handler, event("f6"), key="forged", at=now[0]).status == 401
+    assert post(handler, event("f7"), key="forged", at=now[0]).status == 401
+    assert len(refreshes) == 2
 
 
 json_values = st.recursive(
