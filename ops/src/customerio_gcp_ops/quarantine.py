@@ -45,14 +45,41 @@ def reprocess(
 ) -> ReprocessReport:
     """`idle_s`: how long a pull waits for more before the backlog counts as read."""
     received = _pull_all(subscriber, quarantine_subscription, max_messages, idle_s)
+    try:
+        return _judge(subscriber, publisher, quarantine_subscription, events_topic, personal, received, dry_run)
+    except BaseException:
+        # Nothing was acknowledged yet: give every piece back at once rather than leave it leased
+        # for minutes (events already published again are de-duplicated on event_id downstream).
+        _settle(subscriber, quarantine_subscription, [], [item.ack_id for item in received])
+        raise
+
+
+def _judge(
+    subscriber: Any,
+    publisher: Any,
+    quarantine_subscription: str,
+    events_topic: str,
+    personal: PersonalData,
+    received: list[Any],
+    dry_run: bool,
+) -> ReprocessReport:
     by_piece: dict[str, list[Any]] = {}
+    messages: list[tuple[bytes, dict[str, str]]] = []
     for item in received:
-        by_piece.setdefault(item.message.attributes.get("quarantine_id", item.message.message_id), []).append(item)
-    pieces = reassemble((item.message.data, item.message.attributes) for item in received)
+        # A message without a quarantine_id (published by hand) is a piece of its own.
+        given: dict[str, str] = dict(item.message.attributes)
+        given.setdefault("quarantine_id", item.message.message_id)
+        by_piece.setdefault(given["quarantine_id"], []).append(item)
+        messages.append((item.message.data, given))
+    pieces = reassemble(messages)
     report = ReprocessReport(pieces=len(pieces))
     done: list[str] = []
     leave: list[str] = []
+    renewed = time.monotonic()
     for quarantine_id, (data, attributes) in pieces.items():
+        if time.monotonic() - renewed > RENEW_EVERY_S:  # publishing a long backlog outlasts a lease
+            _lease(subscriber, quarantine_subscription, [item.ack_id for item in received])
+            renewed = time.monotonic()
         received_at = float(attributes.get("received_at") or 0)
         events, still = sort_content(data, received_at, personal)
         if still:
