@@ -65,8 +65,10 @@ SAMPLED_LOGS = ("identify", "track", "webhook")  # success_log_functions; transa
 WEBHOOK_ROUTED_SHARE = 0.10  # share of webhook events published to the app's topic (bounces etc.)
 
 # Firestore operations per delivered message (read from the code paths). Every delivery function
-# first reads the person's deletion tombstone (people.tombstones; a missing document is billed
-# as a read too).
+# first looks up the person's deletion tombstone (people.tombstones): a document-id `in` query,
+# billed one read per document returned with a minimum of one per query. One read per message is
+# what a lookup alone costs, and an upper bound: concurrent lookups that find nothing share one
+# query per 30, which this process cannot see from outside the function.
 FIRESTORE_OPS = {
     # identify: the tombstone. Coalescing (as deployed, and in every row here) it does not check
     # attribute hashes (docs/coalescing.md); uncoalesced it adds a read and a write per identify.

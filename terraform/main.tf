@@ -69,6 +69,7 @@ locals {
 
   idempotency_collection   = "customerio_idempotency"
   identify_hash_collection = "customerio_identify_hashes"
+  tombstone_collection     = "customerio_tombstones"
   common_env = {
     GOOGLE_CLOUD_PROJECT = var.project_id
     CIO_REGION           = var.customerio.region
@@ -243,6 +244,8 @@ module "delivery" {
   env_vars = merge(local.common_env, local.function_env[each.key], {
     DEAD_LETTER_TOPIC   = local.dead_letter_topic[each.key]
     SOURCE_SUBSCRIPTION = local.push_subscription[each.key]
+    # every delivery function looks up the person's deletion tombstone before it sends
+    TOMBSTONE_COLLECTION = local.tombstone_collection
   })
   depends_on = [
     google_project_service.apis, google_project_iam_member.build_logs,
@@ -330,10 +333,11 @@ resource "google_firestore_database" "default" {
   depends_on              = [google_project_service.apis]
 }
 
-# Firestore deletes records whose `expires_at` has passed (within about a day): send-once records
-# and the last-synced attribute hashes that let identify skip unchanged people.
+# Firestore deletes records whose `expires_at` has passed (within about a day): send-once records,
+# the last-synced attribute hashes that let identify skip unchanged people, and deletion
+# tombstones (kept as long as a message about the person may still arrive).
 resource "google_firestore_field" "expiry" {
-  for_each   = toset([local.idempotency_collection, local.identify_hash_collection])
+  for_each   = toset([local.idempotency_collection, local.identify_hash_collection, local.tombstone_collection])
   project    = var.project_id
   database   = google_firestore_database.default.name
   collection = each.value
@@ -341,10 +345,12 @@ resource "google_firestore_field" "expiry" {
   ttl_config {}
 }
 
-# Firestore has no per-collection IAM: the two functions that keep records (transactional sends,
-# identify hashes) get datastore.user on the project, and only they do.
+# Firestore has no per-collection IAM: the delivery functions get datastore.user on the project,
+# and only they do. All three read and write deletion tombstones (people.tombstones: track reads
+# them before every event); identify also keeps attribute hashes, transactional send-once records.
+# tests/terraform checks this list against the functions whose zips carry the Firestore client.
 resource "google_project_iam_member" "firestore_users" {
-  for_each = toset(["identify", "transactional"])
+  for_each = toset(["identify", "track", "transactional"])
   project  = var.project_id
   role     = "roles/datastore.user"
   member   = module.delivery[each.value].service_account_member

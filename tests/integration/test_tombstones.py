@@ -125,8 +125,9 @@ def test_a_later_deletion_moves_the_tombstone_forward_never_back(store: Tombston
 
 
 def test_a_lookup_of_many_people_finds_exactly_the_buried_ones(store: TombstoneStore) -> None:
-    """One lookup for many people (as a busy instance's shared read asks): the buried ones are
-    found wherever they are in the list, and nobody else."""
+    """One lookup for many people (as a busy instance's shared read asks): Firestore is asked with
+    document-id `in` queries of 30 ids at most, and the buried ones are found in every chunk, the
+    last one partial included, and nobody else."""
     keys = [f"ws|id|person-{i}" for i in range(75)]
     buried = {keys[i]: Tombstone(T0 + i, T0 + 86_400) for i in (0, 29, 30, 59, 61, 74)}
     store.put_many(buried)

@@ -332,3 +332,24 @@ def test_terraform_test_catches_planted_webhook_alert_and_scaling_mistakes(tmp_p
     assert result.code != 0
     for *_, expected in TERRAFORM_TEST_PLANTS:
         assert expected in result.text, f"{expected!r} did not fail:\n{result.text[-3000:]}"
+
+
+def test_every_function_whose_zip_carries_firestore_may_use_it(packaged: Path) -> None:
+    """The emulators check no IAM, so a function reading Firestore without datastore.user passes
+    every local test and fails every message in production (track's tombstone lookups did). The
+    grant list must name exactly the functions whose zips the packaging gave the Firestore client."""
+    import zipfile
+
+    parsed = parse(REPO / "terraform")
+    [grant] = [
+        body for _, kind, name, body in rules.resources(parsed)
+        if kind == "google_project_iam_member" and name == "firestore_users"
+    ]  # fmt: skip
+    granted = set(re.findall(r'"([a-z_]+)"', str(grant["for_each"])))
+    carry = set()
+    for function in ("identify", "track", "transactional", "webhook_ingest"):
+        with zipfile.ZipFile(packaged / f"{function}.zip") as archive:
+            if "google-cloud-firestore==" in archive.read("requirements.txt").decode():
+                carry.add(function)
+    assert carry == {"identify", "track", "transactional"}
+    assert granted == carry

@@ -57,6 +57,34 @@ def read_documents(client: Any, collection: str, keys: Sequence[str]) -> dict[st
     return found
 
 
+IN_QUERY_VALUES = 30  # the most values one Firestore `in` filter takes
+
+
+def find_documents(client: Any, collection: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The documents that exist among `keys`, by key, found with document-id `in` queries.
+
+    For lookups that mostly find nothing (few people have a deletion tombstone), a query is the
+    cheaper read: Firestore bills a batched get one read per document asked for, found or not,
+    and a query one read per document returned, with a minimum of one per query. So up to 30
+    lookups that find nothing cost one read instead of 30. Queries are strongly consistent in
+    Firestore's native mode, like gets: a document committed before the query is found."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    found: dict[str, dict[str, Any]] = {}
+    by_id = {document_id(key): key for key in keys}
+    ids = list(by_id)
+    documents = client.collection(collection)
+    for start in range(0, len(ids), IN_QUERY_VALUES):
+        refs = [documents.document(i) for i in ids[start : start + IN_QUERY_VALUES]]
+        query = documents.where(filter=FieldFilter(FieldPath.document_id(), "in", refs))
+        for snapshot in query.stream():
+            doc = snapshot.to_dict()
+            if doc:
+                found[by_id[snapshot.id]] = doc
+    return found
+
+
 def write_documents(client: Any, collection: str, documents: Mapping[str, dict[str, Any]]) -> None:
     """Set each document under its key's id, replacing what was there, in batched writes."""
     items = list(documents.items())
