@@ -64,10 +64,13 @@ def find_documents(client: Any, collection: str, keys: Sequence[str]) -> dict[st
     """The documents that exist among `keys`, by key, found with document-id `in` queries.
 
     For lookups that mostly find nothing (few people have a deletion tombstone), a query is the
-    cheaper read: Firestore bills a batched get one read per document asked for, found or not,
-    and a query one read per document returned, with a minimum of one per query. So up to 30
-    lookups that find nothing cost one read instead of 30. Queries are strongly consistent in
-    Firestore's native mode, like gets: a document committed before the query is found."""
+    cheaper read: Firestore bills a query one read per document returned, with "a minimum charge
+    of one document read for each query … even if the query returns no results" (its pricing
+    page), while a batched get is billed per document asked for (the pricing page is silent on
+    documents not found; users report them billed). So up to 30 lookups that find nothing cost
+    one read instead of up to 30. Reads are strongly consistent in Firestore's native mode,
+    queries like gets: a document committed before the query is found. The chunks go one after
+    another: a lookup of 80 people is three round trips."""
     from google.cloud.firestore_v1.base_query import FieldFilter
     from google.cloud.firestore_v1.field_path import FieldPath
 
