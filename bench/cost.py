@@ -84,7 +84,7 @@ def billable_log_bytes(path: Path, start: int, *, sampled: bool) -> float:
     """What Cloud Logging would bill for the lines written to `path` after byte `start`: each line
     with its metadata; of a `sampled` function's success lines (pipeline.json
     logging.success_lines, INFO) only the share Terraform's exclusion keeps; everything else whole."""
-    success = load_pipeline().success_lines
+    pipeline = load_pipeline()
     billed = 0.0
     with path.open("rb") as log:
         log.seek(start)
@@ -95,11 +95,7 @@ def billable_log_bytes(path: Path, start: int, *, sampled: bool) -> float:
                 entry = {}
             if not isinstance(entry, dict):
                 entry = {}
-            metric = entry.get("metric")
-            is_success = (
-                entry.get("severity") == "INFO" and metric in success and entry.get("outcome") in success[metric]
-            )
-            kept = SUCCESS_LOG_SAMPLING if sampled and is_success else 1.0
+            kept = SUCCESS_LOG_SAMPLING if sampled and pipeline.is_success_line(entry) else 1.0
             billed += (len(raw) + LOG_ENTRY_OVERHEAD_BYTES) * kept
     return billed
 
@@ -113,6 +109,14 @@ def request_log_bytes(statuses: dict[int, int], *, sampled: bool) -> float:
         kept = SUCCESS_LOG_SAMPLING if sampled and 0 < status < 400 else 1.0
         billed += count * REQUEST_LOG_ENTRY_BYTES * kept
     return billed
+
+
+def log_bytes_per_message(kind: str, log: Path, start: int, run: Run) -> float:
+    """What Cloud Logging bills per message of `run`: the function's lines written after byte
+    `start` and Cloud Run's request log entries (the warm-up's lines count, as before)."""
+    sampled = kind in SAMPLED_LOGS
+    lines = billable_log_bytes(log, start, sampled=sampled)
+    return (lines + request_log_bytes(run.statuses, sampled=sampled)) / (run.messages + 1)
 
 
 @dataclass(frozen=True)
@@ -195,12 +199,8 @@ def measure(stack: LocalStack, concurrency: int, count: int, kinds: tuple[str, .
         log = function.process.log_path
         before = log.stat().st_size if log.exists() else 0
         run = push(function.url, bodies, concurrency, function.process.process.pid, post=post)
-        sampled = kind in SAMPLED_LOGS
-        log_bytes = (
-            billable_log_bytes(log, before, sampled=sampled) + request_log_bytes(run.statuses, sampled=sampled)
-        ) / (run.messages + 1)
         payload = len(json.dumps(bodies[0]["message"]["data"]))  # base64 of the message, as Pub/Sub carries it
-        results.append(Measured(kind, run, payload, log_bytes))
+        results.append(Measured(kind, run, payload, log_bytes_per_message(kind, log, before, run)))
     if kinds is not None and "webhook" not in kinds:
         return results
 
@@ -217,13 +217,7 @@ def measure(stack: LocalStack, concurrency: int, count: int, kinds: tuple[str, .
     before = log.stat().st_size if log.exists() else 0
     run = push(stack.webhook_url, events, concurrency, stack.webhook.process.pid, post=post_signed)
     results.append(
-        Measured(
-            "webhook",
-            run,
-            len(json.dumps(events[0])),
-            (billable_log_bytes(log, before, sampled=True) + request_log_bytes(run.statuses, sampled=True))
-            / (run.messages + 1),
-        )
+        Measured("webhook", run, len(json.dumps(events[0])), log_bytes_per_message("webhook", log, before, run))
     )
     return results
 

@@ -33,7 +33,7 @@ from customerio_gcp.webhooks.keeping import EventKeeper
 from customerio_gcp.webhooks.signature import signed_headers
 from tests.conftest import topic_with_subscription
 
-SUCCESS_LINES = load().success_lines
+PIPELINE = load()
 KEY = "whsec-contract"
 
 MESSAGES: dict[TopicKind, dict[str, Any]] = {
@@ -61,8 +61,7 @@ def written(stream: io.StringIO) -> list[dict[str, Any]]:
 
 def excluded(line: dict[str, Any]) -> bool:
     """What the exclusion's filter matches (before its sampling)."""
-    metric = line.get("metric")
-    return line["severity"] == "INFO" and metric in SUCCESS_LINES and line.get("outcome") in SUCCESS_LINES[metric]
+    return PIPELINE.is_success_line(line)
 
 
 def delivery(topic: TopicKind, track, app, dead_letter_topic: str | None = None) -> PubSubDelivery:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from customerio_gcp_local.stack import wait_until
 from customerio_sandbox import Sandbox, SandboxControl, sign
 from ulid import ULID
 
@@ -162,13 +163,6 @@ class ManualClock:
         self.now += seconds
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.02)
-
-
 def test_an_event_is_dropped_after_max_age_and_the_rest_go_on(receiver: Receiver) -> None:
     """Customer.io gives a failing event up after 7 days; the sandbox after `max_age_s` (here an
     hour) on its webhook clock, which the test moves: retries and the drop happen exactly when it
@@ -189,11 +183,11 @@ def test_an_event_is_dropped_after_max_age_and_the_rest_go_on(receiver: Receiver
         with httpx.Client(base_url=box.url, headers=app_auth(box), trust_env=False) as app:
             for _ in range(2):
                 app.post("/v1/send/email", json=EMAIL)
-        wait_until(lambda: ctl.webhooks()["failed"] == 1)
+        assert wait_until(lambda: ctl.webhooks()["failed"] == 1, timeout=10, interval=0.02)
         time.sleep(0.3)
         assert ctl.webhooks()["failed"] == 1  # the clock stands still: no retry yet
         clock.advance(FAST["first_delay_s"])
-        wait_until(lambda: ctl.webhooks()["failed"] == 2)
+        assert wait_until(lambda: ctl.webhooks()["failed"] == 2, timeout=10, interval=0.02)
         time.sleep(0.3)
         assert ctl.webhooks()["failed"] == 2 and ctl.webhooks()["queued"] == 3  # held, the others behind it
         clock.advance(3600)

@@ -11,7 +11,7 @@ quarantine subscription (not acknowledged), so nothing is lost by trying.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,24 +130,23 @@ def _pull_all(subscriber: Any, subscription: str, max_messages: int, idle_s: flo
 
 
 def _lease(subscriber: Any, subscription: str, ack_ids: Sequence[str]) -> None:
-    for start in range(0, len(ack_ids), 1000):  # a request takes at most a few thousand ack ids
-        subscriber.modify_ack_deadline(
-            request={
-                "subscription": subscription,
-                "ack_ids": list(ack_ids[start : start + 1000]),
-                "ack_deadline_seconds": LEASE_S,
-            }
-        )
+    _set_deadline(subscriber, subscription, ack_ids, LEASE_S)
 
 
 def _settle(subscriber: Any, subscription: str, ack: Sequence[str], release: Sequence[str]) -> None:
-    for start in range(0, len(ack), 1000):
-        subscriber.acknowledge(request={"subscription": subscription, "ack_ids": list(ack[start : start + 1000])})
-    for start in range(0, len(release), 1000):  # back to the subscription at once, for the next try
+    for chunk in _chunks(ack):
+        subscriber.acknowledge(request={"subscription": subscription, "ack_ids": chunk})
+    _set_deadline(subscriber, subscription, release, 0)  # back to the subscription at once, for the next try
+
+
+def _set_deadline(subscriber: Any, subscription: str, ack_ids: Sequence[str], seconds: int) -> None:
+    for chunk in _chunks(ack_ids):
         subscriber.modify_ack_deadline(
-            request={
-                "subscription": subscription,
-                "ack_ids": list(release[start : start + 1000]),
-                "ack_deadline_seconds": 0,
-            }
+            request={"subscription": subscription, "ack_ids": chunk, "ack_deadline_seconds": seconds}
         )
+
+
+def _chunks(ack_ids: Sequence[str], size: int = 1000) -> Iterator[list[str]]:
+    """A request takes at most a few thousand ack ids: 1,000 at a time."""
+    for start in range(0, len(ack_ids), size):
+        yield list(ack_ids[start : start + size])

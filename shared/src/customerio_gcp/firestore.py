@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,12 +45,18 @@ BATCH = 300  # documents per batched read or write (Firestore allows 500 writes 
 
 def read_documents(client: Any, collection: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The documents that exist among `keys`, by key, a few hundred per round trip."""
+    return _existing(keys, BATCH, lambda refs: client.get_all(refs), client.collection(collection))
+
+
+def _existing(
+    keys: Sequence[str], per_read: int, read: Callable[[list[Any]], Iterable[Any]], documents: Any
+) -> dict[str, dict[str, Any]]:
+    """`keys` to document ids, `read` them `per_read` at a time, and keep what exists, by key."""
     found: dict[str, dict[str, Any]] = {}
     by_id = {document_id(key): key for key in keys}
     ids = list(by_id)
-    for start in range(0, len(ids), BATCH):
-        refs = [client.collection(collection).document(i) for i in ids[start : start + BATCH]]
-        for snapshot in client.get_all(refs):
+    for start in range(0, len(ids), per_read):
+        for snapshot in read([documents.document(i) for i in ids[start : start + per_read]]):
             doc = snapshot.to_dict() if snapshot.exists else None
             if doc:
                 found[by_id[snapshot.id]] = doc
@@ -74,18 +80,13 @@ def find_documents(client: Any, collection: str, keys: Sequence[str]) -> dict[st
     from google.cloud.firestore_v1.base_query import FieldFilter
     from google.cloud.firestore_v1.field_path import FieldPath
 
-    found: dict[str, dict[str, Any]] = {}
-    by_id = {document_id(key): key for key in keys}
-    ids = list(by_id)
     documents = client.collection(collection)
-    for start in range(0, len(ids), IN_QUERY_VALUES):
-        refs = [documents.document(i) for i in ids[start : start + IN_QUERY_VALUES]]
-        query = documents.where(filter=FieldFilter(FieldPath.document_id(), "in", refs))
-        for snapshot in query.stream():
-            doc = snapshot.to_dict()
-            if doc:
-                found[by_id[snapshot.id]] = doc
-    return found
+
+    def query(refs: list[Any]) -> Iterable[Any]:
+        snapshots: Iterable[Any] = documents.where(filter=FieldFilter(FieldPath.document_id(), "in", refs)).stream()
+        return snapshots
+
+    return _existing(keys, IN_QUERY_VALUES, query, documents)
 
 
 def write_documents(client: Any, collection: str, documents: Mapping[str, dict[str, Any]]) -> None:

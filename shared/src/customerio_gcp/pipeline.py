@@ -62,6 +62,12 @@ class PipelineConfig:
     """metric -> outcomes of the INFO lines that say all went well: the bulk of the log volume,
     which Terraform keeps only a sample of in the log bucket (its log-based metrics count them all)."""
 
+    def is_success_line(self, line: Mapping[str, Any]) -> bool:
+        """Whether Terraform's exclusion matches this log line (before its sampling): INFO, with a
+        listed metric and one of its outcomes."""
+        outcomes = self.success_lines.get(str(line.get("metric")), ())
+        return line.get("severity") == "INFO" and line.get("outcome") in outcomes
+
     def for_local_run(self) -> PipelineConfig:
         """The same pipeline with `local_overrides` applied (fewer attempts, shorter backoff)."""
         overrides = {k: v for k, v in _raw()["local_overrides"].items() if not k.startswith("_")}
