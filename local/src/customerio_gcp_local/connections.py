@@ -13,7 +13,13 @@ from __future__ import annotations
 import http.client
 import select
 import threading
+import time
 from urllib.parse import urlsplit
+
+MAX_IDLE_S = 1.0
+"""Reuse a connection idle for at most this long: gunicorn (functions-framework's server) closes
+keep-alive connections idle for 2 s, checking from its event loop, so a request sent near that
+mark can arrive on a socket it is closing; retries after a backoff of 1 s or more start afresh."""
 
 ConnectionFailed = (OSError, http.client.HTTPException)
 """What a failed request raises: refused, reset, closed without an answer, timed out."""
@@ -31,8 +37,12 @@ class ThreadConnections:
         """POST `body` (JSON) and read the whole answer; its status. Raises one of
         `ConnectionFailed` (the connection is then dropped; the next call opens a fresh one)."""
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is not None and _closed_by_peer(connection):
-            connection.close()  # the server closed it while idle (gunicorn's keep-alive timeout)
+        idle = time.monotonic() - getattr(self._local, "used_at", 0.0)
+        if connection is not None and (idle > MAX_IDLE_S or _closed_by_peer(connection)):
+            # The server closes it, or is about to (gunicorn's keep-alive timeout): a request sent
+            # as it does so is lost unread and would count as a failed delivery attempt.
+            connection.close()
+            connection = None
         if connection is None:
             connection = self._local.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
@@ -46,6 +56,7 @@ class ThreadConnections:
         if response.will_close:
             connection.close()
             self._local.connection = None
+        self._local.used_at = time.monotonic()
         return response.status
 
 
