@@ -25,14 +25,16 @@ def test_the_demo_summary_counts_coalesced_operations(pipeline: Pipeline) -> Non
     assert accepted - Counter(suppress=accepted["suppress"]) == Counter(expected)  # each applied once
     # The suppressions: user-1004's opt-out, and user-1005's deletion, which suppresses and then
     # deletes, one operation after the other. If the batch carrying the delete also carried
-    # user-1003's (refused whole with 503), the message is redelivered and its suppress, already
-    # accepted, goes again: harmless (suppressing is idempotent) and the only repeat allowed.
+    # user-1003's (refused whole with 503) on both of a delivery's client attempts, the message is
+    # redelivered and its suppress, already accepted, goes again: harmless (suppressing is
+    # idempotent) and the only repeat allowed. A refusal the client's second attempt gets past
+    # repeats nothing, so a refused delete allows a repeat without requiring one.
     refused = [r for r in pipeline.control.requests(identifier="user-1005") if r["status"] >= 500]
     assert all("user-1003" in r["people"] for r in refused)
     deletes_refused = [r for r in refused if any(op["action"] == "delete" for op in r["body"]["batch"]
                                                  if "user-1005" in op["identifiers"].values())]  # fmt: skip
     if deletes_refused:
-        assert 3 <= accepted["suppress"] <= 2 + len(deletes_refused)
+        assert 2 <= accepted["suppress"] <= 2 + len(deletes_refused)
     else:
         assert accepted["suppress"] == 2
     assert (summary["welcome_published"], summary["welcome_sent"]) == (2, 1)
