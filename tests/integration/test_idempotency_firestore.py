@@ -45,7 +45,9 @@ def test_eight_concurrent_duplicate_sends_reach_customerio_once(
     track: TrackClient, app: AppClient, control: SandboxControl, store: IdempotencyStore
 ) -> None:
     service = service_with(track, app, IdempotencyGuard(store))
-    control.set_faults({"slow_rate": 1.0, "slow_seconds": 0.3})  # keep the winner in flight
+    # Keep the winner in flight until every loser has met its record (on a loaded machine a
+    # loser's create and read on the emulator can take a good part of a second).
+    control.set_faults({"slow_rate": 1.0, "slow_seconds": 2.0})
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
     lock = threading.Lock()
