@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import shlex
+import time
 import uuid
 from pathlib import Path
 
@@ -261,3 +262,40 @@ def test_webhooks_reprocess_needs_the_personal_data_rule(pipeline: Pipeline) -> 
     result = CliRunner(env=env | {"WEBHOOK_PERSONAL_DATA": None}).invoke(cli, ["webhooks", "reprocess"])
     assert result.exit_code != 0 and "personal-data" in result.output
     assert "Traceback" not in result.output
+
+
+def test_rows_bigquery_refused_are_listed_with_the_reason_and_replayed_into_the_table(pipeline: Pipeline) -> None:
+    """The BigQuery subscription's dead letters, as an operator meets them: one row refused now
+    (a column the table lacks), listed with BigQuery's reason; one refused before a fix (here:
+    put into the dead-letter topic as the subscription would have), replayed by id into the
+    events topic and written; the other stays."""
+    stack = pipeline.stack
+    run_id = uuid.uuid4().hex[:8]
+    publisher = pubsub_v1.PublisherClient()
+    refused = json.dumps({"event_id": f"bq-{run_id}-refused", "object_type": "email", "metric": "sent",
+                          "no_such_column": 1}).encode()  # fmt: skip
+    publisher.publish(stack.webhook_events_topic, refused, event_id=f"bq-{run_id}-refused").result(timeout=30)
+    now_us = int(time.time()) * 1_000_000
+    fixed = {"event_id": f"bq-{run_id}-fixed", "object_type": "email", "metric": "delivered",
+             "event_timestamp": now_us, "received_at": now_us, "delivery_id": f"bq-{run_id}"}  # fmt: skip
+    dead_letter_topic = stack.webhook_path("topics", stack.config.webhook.bigquery_dead_letter_topic)
+    fixed_id = publisher.publish(dead_letter_topic, json.dumps(fixed).encode(), event_id=fixed["event_id"],
+                                 CloudPubSubDeadLetterSourceDeliveryCount="100",
+                                 CloudPubSubDeadLetterSourceDeliveryErrorMessage="no such field: x").result()  # fmt: skip
+
+    def listed() -> str:
+        result = run(pipeline, "dlq", "list", "--kind", "webhook-bigquery")
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert wait_until(lambda: "fields not in the table: no_such_column" in listed(), timeout=30)
+    replayed = run(pipeline, "dlq", "replay", "--kind", "webhook-bigquery", "--message-id", fixed_id)
+    assert replayed.exit_code == 0 and "replayed 1," in replayed.output, replayed.output
+
+    query = (f"SELECT event_id FROM `{stack.project}.{stack.bigquery_dataset}.events_unique` "
+             f"WHERE delivery_id = 'bq-{run_id}'")  # fmt: skip
+    assert wait_until(lambda: len(list(stack.bigquery.query(query).result())) == 1, timeout=30)
+    left = listed()
+    assert "no_such_column" in left and "no such field: x" not in left
+    run(pipeline, "dlq", "purge", "--kind", "webhook-bigquery", "--yes")
+    assert "no_such_column" not in listed()

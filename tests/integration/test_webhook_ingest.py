@@ -29,6 +29,8 @@ from tests.conftest import PROJECT, pull_now, topic_with_subscription
 KEY = "whsec-test-key"
 EMAIL = "ada.lovelace@example.com"
 NOW = 1_800_000_000.0
+YEAR = 365 * 86_400
+DELIVERY_ERROR = "CloudPubSubDeadLetterSourceDeliveryErrorMessage"  # the reason a BigQuery subscription gives
 
 
 def event(event_id: str, object_type: str = "email", metric: str = "sent", **data: Any) -> dict[str, Any]:
@@ -184,6 +186,57 @@ def test_a_batch_keeps_its_valid_events_and_quarantines_each_invalid_item(ingest
     assert {attrs["reason"].split(":")[0] for _, attrs in kept.values()} == {"item 1", "item 3"}
 
 
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (json.dumps(event("old-1") | {"timestamp": int(NOW) - 11 * YEAR}).encode(), "timestamp: outside"),
+        (json.dumps(event("ahead-1") | {"timestamp": int(NOW) + 2 * YEAR}).encode(), "timestamp: outside"),
+        (json.dumps(event("nan-1", score=float("nan"))).encode(), "body is not JSON"),  # NaN, as Python writes it
+        (
+            json.dumps(event("inf-1")).encode().replace(b'"recipient"', b'"score": 1e400, "recipient"'),
+            "body is not JSON",
+        ),
+    ],
+    ids=["11 years old", "2 years ahead", "NaN", "1e400"],
+)
+def test_an_event_bigquery_would_never_write_is_quarantined_not_accepted(ingest: Ingest, raw: bytes, reason) -> None:
+    """Accepted and published, such an event would be refused by every write of the BigQuery
+    subscription and sit in its dead-letter topic; quarantined, it is kept, counted and alerted on."""
+    response = post(ingest.handler(), None, raw=raw)
+    assert response.status == 200 and response.body == {"accepted": 0, "quarantined": 1}
+    [kept] = reassemble((m.data, m.attributes) for m in pull_now(ingest.quarantine_subscription)).values()
+    assert kept[0] == raw and kept[1]["reason"].startswith(reason)
+
+
+def test_events_just_inside_the_window_are_written(ingest: Ingest) -> None:
+    """The runtime's bounds lie inside BigQuery's: what webhook-ingest accepts, the stand-in (which
+    refuses like BigQuery, on the real clock) writes. So this handler runs on the real clock too."""
+    keeper = EventKeeper(ingest.events_topic, ingest.quarantine_topic)
+    handler = WebhookHandler(lambda _stale: [KEY], keeper, personal_data=PersonalData.HASH)
+    now, day = int(time.time()), 86_400
+    batch = [event("old") | {"timestamp": now - 3649 * day}, event("ahead") | {"timestamp": now + 364 * day}]
+    assert post(handler, batch, at=now).body == {"accepted": 2, "quarantined": 0}
+    assert [r["event_id"] for r in ingest.rows(expect=2)] == ["ahead", "old"]
+
+
+def test_the_bigquery_stand_in_refuses_what_bigquery_refuses(ingest: Ingest) -> None:
+    """What the emulator would take but BigQuery's streaming write refuses: a partitioning column
+    outside 10 years back and 1 year ahead, and a JSON column holding NaN."""
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    now_us = int(time.time()) * 1_000_000
+    old = {"event_id": "o", "object_type": "email", "metric": "sent", "event_timestamp": now_us - 11 * YEAR * 10**6}
+    nan = {"event_id": "n", "object_type": "email", "metric": "sent", "event_timestamp": now_us, "raw": '{"x":NaN}'}
+    for row in (old, nan):
+        publisher.publish(ingest.events_topic, json.dumps(row).encode(), event_id=row["event_id"]).result(timeout=30)
+    deadline = time.monotonic() + 30
+    while ingest.writer.dead_lettered < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dead = {m.attributes["event_id"]: m.attributes[DELIVERY_ERROR] for m in pull_now(ingest.dead_letter_subscription)}
+    assert "event_timestamp" in dead["o"] and "NaN" in dead["n"] and ingest.writer.written == 0
+
+
 def test_an_event_id_too_long_for_a_pubsub_attribute_is_quarantined_not_refused(ingest: Ingest) -> None:
     """A value Pub/Sub would refuse must not turn into a 503 that Customer.io retries for a week."""
     long_id = event("é" * 1000)  # 1,000 characters, 2,000 bytes
@@ -307,7 +360,7 @@ def test_a_row_bigquery_refuses_goes_to_the_subscriptions_dead_letter_topic(inge
     while ingest.writer.dead_lettered < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     [dead] = pull_now(ingest.dead_letter_subscription)
-    assert dead.data == bad and "no_such_column" in dead.attributes["bigquery_error"]
+    assert dead.data == bad and "no_such_column" in dead.attributes[DELIVERY_ERROR]
 
 
 def test_a_row_bigquery_refuses_does_not_take_its_batch_with_it(ingest: Ingest) -> None:
@@ -327,7 +380,7 @@ def test_a_row_bigquery_refuses_does_not_take_its_batch_with_it(ingest: Ingest) 
     while ingest.writer.dead_lettered < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     [dead] = pull_now(ingest.dead_letter_subscription)
-    assert dead.data == no_metric and "metric" in dead.attributes["bigquery_error"]
+    assert dead.data == no_metric and "metric" in dead.attributes[DELIVERY_ERROR]
     assert ingest.writer.dead_lettered == 1
 
 

@@ -8,6 +8,8 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from customerio_gcp.webhooks.rows import PARTITION_COLUMN
+
 EVENTS_UNIQUE_VIEW_SUFFIX = "_unique"
 FUNNEL_VIEW = "delivery_funnel"
 
@@ -52,7 +54,7 @@ def ensure_tables(client: Any, project: str, dataset: str, table: str = "events"
     schema = [bigquery.SchemaField.from_api_repr(field) for field in schema_json()]
     events = bigquery.Table(f"{project}.{dataset}.{table}", schema=schema)
     events.time_partitioning = bigquery.TimePartitioning(
-        type_=bigquery.TimePartitioningType.DAY, field="event_timestamp"
+        type_=bigquery.TimePartitioningType.DAY, field=PARTITION_COLUMN
     )
     events.clustering_fields = ["object_type", "metric"]
     client.create_table(events, exists_ok=True)

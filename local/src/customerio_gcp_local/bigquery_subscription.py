@@ -6,9 +6,14 @@ runs (`local-gcp.md`). Same semantics, documented as such:
 - convert what a BigQuery subscription converts for JSON: integer microseconds into TIMESTAMP
   columns, a string of JSON into a JSON column;
 - insert with the message's `event_id` attribute as the insert id, then ack;
+- refuse what the real subscription's write refuses and the emulator would take: a field the
+  table lacks, a JSON column's string that is not JSON (NaN, Infinity), a partitioning column
+  outside the 10 years back and 1 year ahead that BigQuery streams into;
 - a row BigQuery refuses (or data that is not a JSON object) goes to the subscription's
-  dead-letter topic with the reason, and is acked, as the real subscription does after its
-  delivery attempts; an insert that fails as a whole (BigQuery unreachable) is nacked and retried.
+  dead-letter topic with the reason in `CloudPubSubDeadLetterSourceDeliveryErrorMessage`, as the
+  real subscription's dead letters carry it, and is acked, as the real subscription does after
+  its delivery attempts; an insert that fails as a whole (BigQuery unreachable) is nacked and
+  retried.
 
 The real subscription writes through the Storage Write API without insert ids (at least once):
 both leave duplicates possible, which the `events_unique` view removes.
@@ -18,13 +23,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from customerio_gcp.webhooks.rows import PARTITION_COLUMN
 from customerio_gcp_local.bigquery import schema_json
+
+_PARTITION_PAST_US = 10 * 366 * 86_400 * 1_000_000  # BigQuery's 10 years and 1 year, at their
+_PARTITION_FUTURE_US = 366 * 86_400 * 1_000_000  # longest: the runtime's own bounds sit inside
 
 
 class BigQuerySubscription:
@@ -128,7 +138,8 @@ class BigQuerySubscription:
         for item, reason in refused:
             attributes = dict(item.message.attributes) | {
                 "CloudPubSubDeadLetterSourceSubscription": self.subscription,
-                "bigquery_error": reason,
+                "CloudPubSubDeadLetterSourceDeliveryCount": "1",  # at the first refusal: it is final
+                "CloudPubSubDeadLetterSourceDeliveryErrorMessage": reason,
             }
             publisher.publish(self.dead_letter_topic, item.message.data, **attributes).result(timeout=30)
         self.dead_lettered += len(refused)
@@ -143,6 +154,10 @@ class BigQuerySubscription:
         unknown = set(data) - set(self._columns)
         if unknown:
             raise ValueError(f"fields not in the table: {', '.join(sorted(unknown))[:200]}")
+        partition = data.get(PARTITION_COLUMN)
+        now = time.time() * 1_000_000
+        if isinstance(partition, int) and not now - _PARTITION_PAST_US <= partition <= now + _PARTITION_FUTURE_US:
+            raise ValueError(f"{PARTITION_COLUMN}: outside the partitions BigQuery streams into")
         return {name: self._convert(self._columns[name], value) for name, value in data.items()}
 
     def _convert(self, column: dict[str, Any], value: Any) -> Any:
@@ -155,7 +170,7 @@ class BigQuerySubscription:
         if column["type"] == "JSON":
             if not isinstance(value, str):
                 raise ValueError(f"{column['name']}: a JSON column takes a string of JSON")
-            json.loads(value)
+            json.loads(value, parse_constant=_not_json)
             return value
         if column["type"] == "RECORD":
             if not isinstance(value, dict):
@@ -166,3 +181,7 @@ class BigQuerySubscription:
                 raise ValueError(f"{column['name']}: fields not in the table: {', '.join(sorted(unknown))[:200]}")
             return {k: self._convert(fields[k], v) for k, v in value.items()}
         return value
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

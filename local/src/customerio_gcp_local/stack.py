@@ -248,19 +248,26 @@ class LocalStack:
         ensure_tables(self.bigquery, self.project, self.bigquery_dataset)
         publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
         dead_letter = self.webhook_path("topics", names.bigquery_dead_letter_topic)
-        for topic in (self.webhook_events_topic, self.webhook_quarantine_topic, dead_letter):
+        routing_dead_letter = self.webhook_path("topics", names.routing_dead_letter_topic)
+        for topic in (self.webhook_events_topic, self.webhook_quarantine_topic, dead_letter, routing_dead_letter):
             publisher.create_topic(name=topic)
-        subscriptions = {
-            names.bigquery_subscription: (self.webhook_events_topic, None),
+        subscriptions: dict[str, tuple[str, str | None, str | None]] = {  # topic, filter, dead letters
+            names.bigquery_subscription: (self.webhook_events_topic, None, None),
             # Stored with its filter; the emulator does not apply filters (`local-gcp.md`).
-            names.routing_subscription: (self.webhook_events_topic, names.routing_filter),
-            names.quarantine_subscription: (self.webhook_quarantine_topic, None),
-            names.bigquery_dead_letter_topic + "-inspect": (dead_letter, None),
+            names.routing_subscription: (self.webhook_events_topic, names.routing_filter, routing_dead_letter),
+            names.quarantine_subscription: (self.webhook_quarantine_topic, None, None),
+            names.bigquery_dead_letter_subscription: (dead_letter, None, None),
+            names.routing_dead_letter_subscription: (routing_dead_letter, None, None),
         }
-        for name, (topic, expression) in subscriptions.items():
+        for name, (topic, expression, dead_letters) in subscriptions.items():
             request: dict[str, Any] = {"name": self.webhook_path("subscriptions", name), "topic": topic}
             if expression:
                 request["filter"] = expression
+            if dead_letters:
+                request["dead_letter_policy"] = {
+                    "dead_letter_topic": dead_letters,
+                    "max_delivery_attempts": self.config.delivery.max_delivery_attempts,
+                }
             subscriber.create_subscription(request=request)
         subscriber.close()
         self.bigquery_subscription = BigQuerySubscription(

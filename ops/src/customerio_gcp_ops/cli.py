@@ -22,7 +22,6 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from customerio_gcp.messages.models import TopicKind
-from customerio_gcp.pipeline import TOPIC_KINDS
 from customerio_gcp_ops import dead_letters as dlq
 from customerio_gcp_ops.errors import (
     PROG,
@@ -36,7 +35,7 @@ from customerio_gcp_ops.errors import (
     one_line,
     reachable,
 )
-from customerio_gcp_ops.names import Paths, pipeline_paths
+from customerio_gcp_ops.names import DEAD_LETTER_KINDS, Paths, dead_letter_paths, pipeline_paths
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -89,8 +88,9 @@ class Context:
         return pipeline_paths(self.project, self.suffix)
 
     def selected(self, kinds: tuple[str, ...]) -> list[Paths]:
-        paths = self.paths
-        return [paths[k] for k in (kinds or TOPIC_KINDS)]  # type: ignore[index]
+        """The dead-letter subscriptions of `kinds` (all of them by default)."""
+        paths = dead_letter_paths(self.project, self.suffix)
+        return [paths[k] for k in (kinds or DEAD_LETTER_KINDS)]
 
     @staticmethod
     def require_reachable(service: str) -> None:
@@ -202,7 +202,11 @@ def dlq_group() -> None:
 cli.add_command(dlq_group, name="dlq")
 
 kind_option = click.option(
-    "--kind", "kinds", multiple=True, type=click.Choice(TOPIC_KINDS), help="topic kind (repeatable)"
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(DEAD_LETTER_KINDS),
+    help="a topic kind, or webhook-bigquery (rows BigQuery refused) or webhook-routing (repeatable)",
 )
 reason_option = click.option(
     "--reason", help="an error class (BadRequestError, RetriesExhausted…) or part of the reason"

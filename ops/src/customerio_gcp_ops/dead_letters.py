@@ -42,6 +42,9 @@ class DeadLetter:
         if "dlq_reason" in self.attributes:
             return self.attributes["dlq_reason"]
         attempts = self.attributes.get(f"{PUBSUB_DEAD_LETTER_PREFIX}SourceDeliveryCount", "?")
+        refused = self.attributes.get(f"{PUBSUB_DEAD_LETTER_PREFIX}SourceDeliveryErrorMessage")
+        if refused:  # a BigQuery subscription's dead letter carries the write's error
+            return f"{attempts} delivery attempts failed: {refused}"
         return f"{attempts} delivery attempts failed (transient errors; see the function's logs)"
 
     @property

@@ -45,6 +45,10 @@ class WebhookNames:
     routed_metrics: tuple[str, ...]
     quarantine_topic: str
     quarantine_subscription: str
+    routing_dead_letter_topic: str
+    bigquery_dead_letter_subscription: str
+    """Where the BigQuery subscription's dead letters wait for `customerio-gcp dlq`."""
+    routing_dead_letter_subscription: str
 
     @property
     def routing_filter(self) -> str:
@@ -97,6 +101,11 @@ def load() -> PipelineConfig:
         )
     delivery = DeliverySettings(**raw["delivery"])
     names = {k: v for k, v in raw["webhook"].items() if not k.startswith("_")}
-    webhook = WebhookNames(**names | {"routed_metrics": tuple(names["routed_metrics"])})
+    webhook = WebhookNames(
+        **names | {"routed_metrics": tuple(names["routed_metrics"])},
+        routing_dead_letter_topic=names["routing_subscription"] + raw["dead_letter_suffix"],
+        bigquery_dead_letter_subscription=names["bigquery_subscription"] + raw["dead_letter_subscription_suffix"],
+        routing_dead_letter_subscription=names["routing_subscription"] + raw["dead_letter_subscription_suffix"],
+    )
     success_lines = MappingProxyType({k: tuple(v) for k, v in raw["logging"]["success_lines"].items()})
     return PipelineConfig(topics, webhook, delivery, raw["dead_letter_retention_s"], success_lines)

@@ -7,19 +7,34 @@ quarantined content after a schema fix, so both judge content by the same code.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
+from typing import Any
 
 from customerio_gcp.webhooks.events import InvalidEventError, parse_event
 from customerio_gcp.webhooks.keeping import ATTRIBUTE_LIMIT_BYTES, MESSAGE_LIMIT_BYTES, EventMessage
 from customerio_gcp.webhooks.quarantine import Quarantined
-from customerio_gcp.webhooks.rows import PersonalData, to_row
+from customerio_gcp.webhooks.rows import PersonalData, check_partition_window, to_row
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
 
 
 def sort_content(raw: bytes, received: float, personal: PersonalData) -> tuple[list[EventMessage], list[Quarantined]]:
     """A message per valid event; the body, or each invalid array item, whole, for quarantine.
     Never raises: whatever a signed body holds is kept one way or the other."""
     try:
-        payload = json.loads(raw)
+        # Python's json takes NaN, Infinity and 1e400 (a float overflowing to inf); written back
+        # into the JSON column `raw` they are not JSON, and BigQuery would refuse the row.
+        payload = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return [], [Quarantined(raw, "body is not JSON", "body", received)]
     items = payload if isinstance(payload, list) else [payload]
@@ -30,7 +45,9 @@ def sort_content(raw: bytes, received: float, personal: PersonalData) -> tuple[l
     quarantined: list[Quarantined] = []
     for index, item in enumerate(items):
         try:
-            event = EventMessage.of(to_row(parse_event(item), item, received_at, personal))
+            parsed = parse_event(item)
+            check_partition_window(parsed, received)
+            event = EventMessage.of(to_row(parsed, item, received_at, personal))
             if len(event.data) > MESSAGE_LIMIT_BYTES:
                 raise InvalidEventError("event over Pub/Sub's 10 MB message limit")
             if any(len(value.encode()) > ATTRIBUTE_LIMIT_BYTES for value in event.attributes.values()):

@@ -2,7 +2,8 @@
 the JSON message the events topic carries and its BigQuery subscription writes (use_table_schema).
 
 Types follow what a BigQuery subscription accepts from JSON for the table's columns: TIMESTAMP
-as integer microseconds since the epoch, the JSON column `raw` as a string holding JSON.
+as integer microseconds since the epoch, the JSON column `raw` as a string holding JSON (valid
+JSON: the body was parsed without NaN or Infinity, `content.sort_content`).
 
 Personal data (`WEBHOOK_PERSONAL_DATA`), applied to every stored field and to `raw` alike:
 - `hash` (default): the recipient and the identifiers' email become SHA-256 of the trimmed,
@@ -23,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from customerio_gcp.redaction import redact
-from customerio_gcp.webhooks.events import ReportingEvent
+from customerio_gcp.webhooks.events import InvalidEventError, ReportingEvent
 
 _ID_COLUMNS = (
     "delivery_id", "customer_id", "campaign_id", "broadcast_id", "newsletter_id", "transactional_message_id",
@@ -32,6 +33,14 @@ _ID_COLUMNS = (
 _ADDRESSES = ("recipient", "email")  # hashed or dropped
 _FREE_TEXT = ("subject", "href", "failure_message")  # masked or dropped
 _NO_LIMIT = 10**9
+
+# BigQuery streams into a time-unit-partitioned table (the Storage Write API, which a BigQuery
+# subscription writes through) only rows whose partitioning column lies between 10 years in the
+# past and 1 year in the future; any other row is refused on every attempt. The bounds here are a
+# few days inside that window, so nothing they let through is refused.
+PARTITION_COLUMN = "event_timestamp"
+PARTITION_PAST_S = 3650 * 86_400
+PARTITION_FUTURE_S = 365 * 86_400
 
 
 class PersonalData(StrEnum):
@@ -52,6 +61,14 @@ class PersonalData(StrEnum):
         if self is PersonalData.DROP:
             return None
         return redact(value, limit=_NO_LIMIT)
+
+
+def check_partition_window(event: ReportingEvent, received: float) -> None:
+    """Refuse an event BigQuery would never write (see `PARTITION_PAST_S`): answered 2xx and
+    published, it would only reach the subscription's dead-letter topic after every attempt; kept
+    in quarantine instead, it is counted, alerted on, and stays where operators look."""
+    if not received - PARTITION_PAST_S <= event.timestamp <= received + PARTITION_FUTURE_S:
+        raise InvalidEventError("timestamp: outside the 10 years back and 1 year ahead BigQuery writes")
 
 
 def to_row(event: ReportingEvent, raw: dict[str, Any], received_at: datetime, personal: PersonalData) -> dict[str, Any]:
