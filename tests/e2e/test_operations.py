@@ -289,6 +289,8 @@ def test_rows_bigquery_refused_are_listed_with_the_reason_and_replayed_into_the_
         return result.output
 
     assert wait_until(lambda: "fields not in the table: no_such_column" in listed(), timeout=30)
+    routine = run(pipeline, "dlq", "list")  # webhook dead letters are asked for by name
+    assert routine.exit_code == 0 and "webhook-bigquery" not in routine.output, routine.output
     replayed = run(pipeline, "dlq", "replay", "--kind", "webhook-bigquery", "--message-id", fixed_id)
     assert replayed.exit_code == 0 and "replayed 1," in replayed.output, replayed.output
 

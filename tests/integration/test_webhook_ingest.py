@@ -22,7 +22,7 @@ from customerio_gcp.webhooks.events import KNOWN_METRICS
 from customerio_gcp.webhooks.handler import WebhookHandler
 from customerio_gcp.webhooks.keeping import EventKeeper
 from customerio_gcp.webhooks.quarantine import CHUNK_BYTES, reassemble
-from customerio_gcp.webhooks.rows import PersonalData
+from customerio_gcp.webhooks.rows import PARTITION_FUTURE_S, PARTITION_PAST_S, PersonalData
 from customerio_gcp.webhooks.signature import MAX_AGE_S, signed_headers
 from tests.conftest import PROJECT, pull_now, topic_with_subscription
 
@@ -191,10 +191,10 @@ def test_a_batch_keeps_its_valid_events_and_quarantines_each_invalid_item(ingest
     [
         (json.dumps(event("old-1") | {"timestamp": int(NOW) - 11 * YEAR}).encode(), "timestamp: outside"),
         (json.dumps(event("ahead-1") | {"timestamp": int(NOW) + 2 * YEAR}).encode(), "timestamp: outside"),
-        (json.dumps(event("nan-1", score=float("nan"))).encode(), "body is not JSON"),  # NaN, as Python writes it
+        (json.dumps(event("nan-1", score=float("nan"))).encode(), "a number JSON cannot carry"),  # as Python writes NaN
         (
             json.dumps(event("inf-1")).encode().replace(b'"recipient"', b'"score": 1e400, "recipient"'),
-            "body is not JSON",
+            "a number JSON cannot carry",
         ),
     ],
     ids=["11 years old", "2 years ahead", "NaN", "1e400"],
@@ -213,8 +213,11 @@ def test_events_just_inside_the_window_are_written(ingest: Ingest) -> None:
     refuses like BigQuery, on the real clock) writes. So this handler runs on the real clock too."""
     keeper = EventKeeper(ingest.events_topic, ingest.quarantine_topic)
     handler = WebhookHandler(lambda _stale: [KEY], keeper, personal_data=PersonalData.HASH)
-    now, day = int(time.time()), 86_400
-    batch = [event("old") | {"timestamp": now - 3649 * day}, event("ahead") | {"timestamp": now + 364 * day}]
+    now = int(time.time())
+    batch = [
+        event("old") | {"timestamp": now - PARTITION_PAST_S + 60},  # the handler reads its clock a moment later
+        event("ahead") | {"timestamp": now + PARTITION_FUTURE_S},
+    ]
     assert post(handler, batch, at=now).body == {"accepted": 2, "quarantined": 0}
     assert [r["event_id"] for r in ingest.rows(expect=2)] == ["ahead", "old"]
 

@@ -86,3 +86,20 @@ def test_a_failed_run_gives_every_piece_back_at_once() -> None:
         quarantine.reprocess(subscriber, DownPublisher(), SUBSCRIPTION, "projects/p/topics/events", PersonalData.HASH)
     released = [ack for ids, seconds in subscriber.leases if seconds == 0 for ack in ids]
     assert sorted(released) == ["a1", "a2"] and subscriber.acked == []
+
+
+def test_reprocessing_judges_bigquerys_window_as_of_now() -> None:
+    """An event inside the partition window when webhook-ingest took it, 30 days ago, and outside
+    it now: published now, BigQuery would refuse its row, so it stays quarantined."""
+    import json
+    import time
+
+    from customerio_gcp.webhooks.rows import PARTITION_PAST_S
+
+    taken = int(time.time()) - 30 * 86_400
+    old = {"event_id": "e1", "object_type": "email", "metric": "sent", "timestamp": taken - PARTITION_PAST_S + 86_400}
+    message = SimpleNamespace(message_id="m1", data=json.dumps(old).encode(), attributes={"received_at": str(taken)})
+    subscriber = FakeSubscriber([[SimpleNamespace(message=message, ack_id="a1")]])
+    report = quarantine.reprocess(subscriber, None, SUBSCRIPTION, "projects/p/topics/events", PersonalData.HASH)
+    assert (report.events, report.still_quarantined) == (0, 1)
+    assert list(report.reasons) == ["outside the 10 years back and 1 year ahead BigQuery writes"]

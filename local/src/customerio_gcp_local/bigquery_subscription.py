@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,9 +31,6 @@ from typing import Any
 
 from customerio_gcp.webhooks.rows import PARTITION_COLUMN
 from customerio_gcp_local.bigquery import schema_json
-
-_PARTITION_PAST_US = 10 * 366 * 86_400 * 1_000_000  # BigQuery's 10 years and 1 year, at their
-_PARTITION_FUTURE_US = 366 * 86_400 * 1_000_000  # longest: the runtime's own bounds sit inside
 
 
 class BigQuerySubscription:
@@ -155,8 +151,7 @@ class BigQuerySubscription:
         if unknown:
             raise ValueError(f"fields not in the table: {', '.join(sorted(unknown))[:200]}")
         partition = data.get(PARTITION_COLUMN)
-        now = time.time() * 1_000_000
-        if isinstance(partition, int) and not now - _PARTITION_PAST_US <= partition <= now + _PARTITION_FUTURE_US:
+        if isinstance(partition, int) and not _in_partition_window(partition):
             raise ValueError(f"{PARTITION_COLUMN}: outside the partitions BigQuery streams into")
         return {name: self._convert(self._columns[name], value) for name, value in data.items()}
 
@@ -185,3 +180,17 @@ class BigQuerySubscription:
 
 def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _in_partition_window(micros: int) -> bool:
+    """BigQuery's streaming window for a partitioned table: 10 years back, 1 year ahead, in
+    calendar years, from now."""
+    now = datetime.now(UTC)
+
+    def years_from_now(years: int) -> datetime:
+        try:
+            return now.replace(year=now.year + years)
+        except ValueError:  # 29 February
+            return now.replace(year=now.year + years, day=28)
+
+    return years_from_now(-10).timestamp() * 1e6 <= micros <= years_from_now(1).timestamp() * 1e6

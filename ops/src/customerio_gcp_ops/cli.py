@@ -22,6 +22,7 @@ import click
 from click.exceptions import NoArgsIsHelpError
 
 from customerio_gcp.messages.models import TopicKind
+from customerio_gcp.pipeline import TOPIC_KINDS
 from customerio_gcp_ops import dead_letters as dlq
 from customerio_gcp_ops.errors import (
     PROG,
@@ -88,9 +89,11 @@ class Context:
         return pipeline_paths(self.project, self.suffix)
 
     def selected(self, kinds: tuple[str, ...]) -> list[Paths]:
-        """The dead-letter subscriptions of `kinds` (all of them by default)."""
+        """The dead-letter subscriptions of `kinds`; by default the three topics' only. Webhook
+        dead letters are asked for by name: replayed, they reach both of the events topic's
+        subscriptions again, which a routine `dlq replay` after an outage should not do."""
         paths = dead_letter_paths(self.project, self.suffix)
-        return [paths[k] for k in (kinds or DEAD_LETTER_KINDS)]
+        return [paths[k] for k in (kinds or TOPIC_KINDS)]
 
     @staticmethod
     def require_reachable(service: str) -> None:
@@ -206,7 +209,8 @@ kind_option = click.option(
     "kinds",
     multiple=True,
     type=click.Choice(DEAD_LETTER_KINDS),
-    help="a topic kind, or webhook-bigquery (rows BigQuery refused) or webhook-routing (repeatable)",
+    help="identify, track, transactional (the default: all three), or webhook-bigquery (rows BigQuery refused) "
+    "or webhook-routing (events the application's subscription did not take); repeatable",
 )
 reason_option = click.option(
     "--reason", help="an error class (BadRequestError, RetriesExhausted…) or part of the reason"
@@ -240,10 +244,11 @@ def dlq_list(obj: Context, kinds: tuple[str, ...]) -> None:
     if not groups:
         click.echo("no dead letters")
         return
-    click.echo(f"{'topic':<14}{'count':>6}  {'oldest':>7}  {'error class':<22}reason  [samples]")
+    width = max(14, *(len(g.kind) + 2 for g in groups))
+    click.echo(f"{'topic':<{width}}{'count':>6}  {'oldest':>7}  {'error class':<22}reason  [samples]")
     for g in groups:
         age = human_age(g.oldest_age_s)
-        click.echo(f"{g.kind:<14}{g.count:>6}  {age:>7}  {g.error_class:<22}{g.reason}  [{', '.join(g.samples)}]")
+        click.echo(f"{g.kind:<{width}}{g.count:>6}  {age:>7}  {g.error_class:<22}{g.reason}  [{', '.join(g.samples)}]")
     click.echo(f"total: {sum(g.count for g in groups)}")
 
 
@@ -271,7 +276,7 @@ def dlq_show(
         click.echo(f"{letter.kind} {letter.message_id} (original {letter.original_message_id}), {age} old")
         click.echo(f"  {letter.error_class}: {letter.reason}")
         for key, value in sorted(letter.attributes.items()):
-            if key not in ("dlq_reason", "dlq_error_class"):
+            if key not in ("dlq_reason", "dlq_error_class", dlq.DELIVERY_ERROR_ATTRIBUTE):  # in the reason
                 click.echo(f"  {key} = {value}")
         data = letter.data.decode(errors="replace") if show_data else f"{len(letter.data)} bytes (--show-data to print)"
         click.echo(f"  data: {data}")

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from customerio_gcp.redaction import redact
 from customerio_gcp_ops.names import Paths
 
 PUBSUB_DEAD_LETTER_PREFIX = "CloudPubSubDeadLetter"
+DELIVERY_ERROR_ATTRIBUTE = f"{PUBSUB_DEAD_LETTER_PREFIX}SourceDeliveryErrorMessage"
 OUR_PREFIX = "dlq_"
 LEASE_S = 600
 
@@ -42,9 +44,11 @@ class DeadLetter:
         if "dlq_reason" in self.attributes:
             return self.attributes["dlq_reason"]
         attempts = self.attributes.get(f"{PUBSUB_DEAD_LETTER_PREFIX}SourceDeliveryCount", "?")
-        refused = self.attributes.get(f"{PUBSUB_DEAD_LETTER_PREFIX}SourceDeliveryErrorMessage")
-        if refused:  # a BigQuery subscription's dead letter carries the write's error
-            return f"{attempts} delivery attempts failed: {refused}"
+        refused = self.attributes.get(DELIVERY_ERROR_ATTRIBUTE)
+        if refused:  # a BigQuery subscription's: the write's error, which may quote a value
+            return f"{attempts} delivery attempts failed: {redact(refused, limit=200)}"
+        if self.kind == "webhook-routing":
+            return f"{attempts} delivery attempts failed (the application's subscription did not take it)"
         return f"{attempts} delivery attempts failed (transient errors; see the function's logs)"
 
     @property
@@ -149,16 +153,18 @@ def leased(
 ) -> Iterator[DeadLetterSet]:
     """Lease every dead letter of `paths` (up to `limit`); release what is left on exit.
     `emulator`: the Pub/Sub emulator answers an empty pull at once, the real service waits."""
-    by_subscription = {p.dead_letter_subscription: _drain(subscriber, p, limit, emulator) for p in paths}
+    by_subscription: dict[str, list[DeadLetter]] = {}
     letters = DeadLetterSet(subscriber, by_subscription)
     try:
+        for p in paths:  # a pull failing still gives back everything leased before it
+            _drain(subscriber, p, limit, emulator, into=by_subscription.setdefault(p.dead_letter_subscription, []))
         yield letters
     finally:
         letters.release()
 
 
-def _drain(subscriber: Any, paths: Paths, limit: int, emulator: bool) -> list[DeadLetter]:
-    found: dict[str, DeadLetter] = {}
+def _drain(subscriber: Any, paths: Paths, limit: int, emulator: bool, *, into: list[DeadLetter]) -> None:
+    found: set[str] = set()
     empty_pulls = 0
     while len(found) < limit and empty_pulls < (1 if emulator else 2):
         request: dict[str, Any] = {"subscription": paths.dead_letter_subscription, "max_messages": min(1000, limit)}
@@ -186,8 +192,10 @@ def _drain(subscriber: Any, paths: Paths, limit: int, emulator: bool) -> list[De
         )
         for item in received:
             message = item.message
-            found.setdefault(
-                message.message_id,
+            if message.message_id in found:
+                continue
+            found.add(message.message_id)
+            into.append(
                 DeadLetter(
                     kind=paths.kind,
                     ack_id=item.ack_id,
@@ -197,9 +205,8 @@ def _drain(subscriber: Any, paths: Paths, limit: int, emulator: bool) -> list[De
                     dead_lettered_at=message.publish_time.replace(tzinfo=UTC)
                     if message.publish_time.tzinfo is None
                     else message.publish_time,
-                ),
+                )
             )
-    return list(found.values())
 
 
 @dataclass

@@ -81,7 +81,8 @@ def _judge(
             _lease(subscriber, quarantine_subscription, [item.ack_id for item in received])
             renewed = time.monotonic()
         received_at = float(attributes.get("received_at") or 0)
-        events, still = sort_content(data, received_at, personal)
+        # Judged as of now: BigQuery's partition window is measured from when the row is written.
+        events, still = sort_content(data, received_at, personal, now=time.time())
         if still:
             report.still_quarantined += 1
             reason = still[0].reason.split(": ", 1)[-1]

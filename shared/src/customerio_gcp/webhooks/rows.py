@@ -3,7 +3,7 @@ the JSON message the events topic carries and its BigQuery subscription writes (
 
 Types follow what a BigQuery subscription accepts from JSON for the table's columns: TIMESTAMP
 as integer microseconds since the epoch, the JSON column `raw` as a string holding JSON (valid
-JSON: the body was parsed without NaN or Infinity, `content.sort_content`).
+JSON: an event with NaN or Infinity is quarantined, `content.sort_content`).
 
 Personal data (`WEBHOOK_PERSONAL_DATA`), applied to every stored field and to `raw` alike:
 - `hash` (default): the recipient and the identifiers' email become SHA-256 of the trimmed,
@@ -36,10 +36,13 @@ _NO_LIMIT = 10**9
 
 # BigQuery streams into a time-unit-partitioned table (the Storage Write API, which a BigQuery
 # subscription writes through) only rows whose partitioning column lies between 10 years in the
-# past and 1 year in the future; any other row is refused on every attempt. The bounds here are a
-# few days inside that window, so nothing they let through is refused.
+# past and 1 year in the future, at the time of the write; any other row is refused on every
+# attempt. An event is written some time after it is judged: up to the events topic's 7 days of
+# retention behind a stalled subscription. So the past bound is 10 calendar years at their
+# shortest (3,652 days) less those 7 days and 5 more of margin; the future bound only grows
+# safer with time.
 PARTITION_COLUMN = "event_timestamp"
-PARTITION_PAST_S = 3650 * 86_400
+PARTITION_PAST_S = 3640 * 86_400
 PARTITION_FUTURE_S = 365 * 86_400
 
 
@@ -63,11 +66,11 @@ class PersonalData(StrEnum):
         return redact(value, limit=_NO_LIMIT)
 
 
-def check_partition_window(event: ReportingEvent, received: float) -> None:
+def check_partition_window(event: ReportingEvent, now: float) -> None:
     """Refuse an event BigQuery would never write (see `PARTITION_PAST_S`): answered 2xx and
     published, it would only reach the subscription's dead-letter topic after every attempt; kept
     in quarantine instead, it is counted, alerted on, and stays where operators look."""
-    if not received - PARTITION_PAST_S <= event.timestamp <= received + PARTITION_FUTURE_S:
+    if not now - PARTITION_PAST_S <= event.timestamp <= now + PARTITION_FUTURE_S:
         raise InvalidEventError("timestamp: outside the 10 years back and 1 year ahead BigQuery writes")
 
 
