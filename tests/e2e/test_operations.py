@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shlex
 import time
 import uuid
@@ -148,6 +149,10 @@ def test_status_against_the_emulators(pipeline: Pipeline) -> None:
     ]
     assert len(lines) == 3
     assert all("attempts 10" in line and "backoff 1s–3s" in line and "dead letters" in line for line in lines)
+    # The webhook events topic's two subscriptions: their dead letters counted (read, not consumed)
+    webhook = [line for line in result.output.splitlines() if line.startswith("webhook-")]
+    assert [line.split(" ")[0] for line in webhook] == ["webhook-bigquery", "webhook-routing"]
+    assert all(re.search(r"dead letters \d+ ", line) for line in webhook), webhook
 
 
 def test_a_send_with_an_unknown_outcome_waits_in_the_dead_letters_until_replayed(pipeline: Pipeline) -> None:

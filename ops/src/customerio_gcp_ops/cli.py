@@ -581,12 +581,15 @@ def webhooks_reprocess(obj: Context, dry_run: bool, personal_data: str) -> None:
         click.echo(f"  still failing: {reason} ({count})")
 
 
-@cli.command(help="Topics, subscriptions, backlogs and dead letters; last hour's counts from Cloud Monitoring.")
+@cli.command(
+    help="Topics, subscriptions (the webhook events topic's too), backlogs and dead letters; "
+    "last hour's counts from Cloud Monitoring."
+)
 @click.pass_obj
 def status(obj: Context) -> None:
     from customerio_gcp_ops.status import collect
 
-    paths = obj.paths  # the project first: nothing below works without one
+    paths = dead_letter_paths(obj.project, obj.suffix)  # the project first: nothing below works without one
     monitoring = None
     if not obj.emulator:
         try:
@@ -597,10 +600,11 @@ def status(obj: Context) -> None:
             click.echo(f"Cloud Monitoring not reachable ({type(exc).__name__}): backlog and counts unavailable")
     else:
         click.echo("emulator: backlog, message age and counts come from Cloud Monitoring and are not shown")
-    statuses = collect(paths, obj.publisher(), obj.subscriber(), monitoring, obj.project, emulator=obj.emulator)  # type: ignore[arg-type]
+    statuses = collect(paths, obj.publisher(), obj.subscriber(), monitoring, obj.project, emulator=obj.emulator)
+    width = max(len(s.kind) for s in statuses) + 2
     for s in statuses:
         if not s.topic_exists:
-            click.echo(f"{s.kind:<14} topic missing")
+            click.echo(f"{s.kind:<{width}} topic missing")
             continue
 
         def show(value: object) -> str:
@@ -608,7 +612,7 @@ def status(obj: Context) -> None:
 
         age = human_age(s.oldest_unacked_s) if s.oldest_unacked_s is not None else "n/a"
         click.echo(
-            f"{s.kind:<14} push→{s.push_endpoint or '?'}  attempts {show(s.max_delivery_attempts)}  "
+            f"{s.kind:<{width}} push→{s.push_endpoint or '?'}  attempts {show(s.max_delivery_attempts)}  "
             f"backoff {show(s.backoff)}  "
             f"backlog {show(s.backlog)}  oldest {age}  dead letters {show(s.dead_letters)}  "
             f"last hour: delivered {show(s.delivered_last_hour)}, failed {show(s.failed_last_hour)}"

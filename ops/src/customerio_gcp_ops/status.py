@@ -1,5 +1,7 @@
 """What the pipeline looks like now: per topic, the push subscription's settings, its backlog and
-oldest unacknowledged message, dead letters waiting, and the last hour's delivered/failed counts.
+oldest unacknowledged message, dead letters waiting, and the last hour's delivered/failed counts;
+the same for the webhook events topic's BigQuery and routing subscriptions (no function counts:
+no function of ours reads them).
 
 Backlog, age and counts come from Cloud Monitoring when it is reachable (real Google Cloud); the
 emulators expose none of it, so there the status shows configuration and dead letters only.
@@ -11,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from customerio_gcp.pipeline import TOPIC_KINDS
 from customerio_gcp_ops.dead_letters import leased
 from customerio_gcp_ops.names import Paths
 
@@ -32,7 +35,7 @@ class TopicStatus:
 def collect(
     paths: dict[str, Paths], publisher: Any, subscriber: Any, monitoring: Any | None, project: str, *, emulator: bool
 ) -> list[TopicStatus]:
-    from google.api_core.exceptions import NotFound
+    from google.api_core.exceptions import NotFound, PermissionDenied
 
     statuses = []
     for kind, p in paths.items():
@@ -45,24 +48,28 @@ def collect(
             continue
         try:
             sub = subscriber.get_subscription(request={"subscription": p.push_subscription})
-            status.push_endpoint = sub.push_config.push_endpoint or None
+            table = sub.bigquery_config.table
+            status.push_endpoint = sub.push_config.push_endpoint or (f"bigquery:{table}" if table else None)
             status.max_delivery_attempts = sub.dead_letter_policy.max_delivery_attempts or None
-            retry = sub.retry_policy
-            status.backoff = f"{retry.minimum_backoff.total_seconds():g}s–{retry.maximum_backoff.total_seconds():g}s"
+            if "retry_policy" in sub:  # without one, Pub/Sub redelivers at once: no backoff to show
+                retry = sub.retry_policy
+                status.backoff = (
+                    f"{retry.minimum_backoff.total_seconds():g}s–{retry.maximum_backoff.total_seconds():g}s"
+                )
         except NotFound:
             pass
         try:
             with leased(subscriber, [p], limit=10_000, emulator=emulator) as letters:
                 status.dead_letters = len(letters.letters)
-        except NotFound:
+        except (NotFound, PermissionDenied):
             status.dead_letters = None
         if monitoring is not None:
-            _from_monitoring(status, monitoring, project, p)
+            _from_monitoring(status, monitoring, project, p, function_counts=kind in TOPIC_KINDS)
         statuses.append(status)
     return statuses
 
 
-def _from_monitoring(status: TopicStatus, client: Any, project: str, paths: Paths) -> None:
+def _from_monitoring(status: TopicStatus, client: Any, project: str, paths: Paths, *, function_counts: bool) -> None:
     from google.cloud import monitoring_v3
 
     now = time.time()
@@ -95,6 +102,8 @@ def _from_monitoring(status: TopicStatus, client: Any, project: str, paths: Path
     backlog = latest("pubsub.googleapis.com/subscription/num_undelivered_messages")
     status.backlog = int(backlog) if backlog is not None else None
     status.oldest_unacked_s = latest("pubsub.googleapis.com/subscription/oldest_unacked_message_age")
+    if not function_counts:
+        return
     status.delivered_last_hour = total(
         "logging.googleapis.com/user/customerio/operation_latency", ' AND metric.labels.outcome="success"'
     )
