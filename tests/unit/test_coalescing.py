@@ -59,8 +59,9 @@ def submit_all(coalescer: Coalescer, operations: Sequence[Operation], pool: Thre
         placed = coalescer.stats.items + 1
         futures.append(pool.submit(coalescer.submit, operation, person=operation["identifiers"]["id"]))
         deadline = time.monotonic() + 10
-        while coalescer.stats.items < placed and time.monotonic() < deadline:
+        while coalescer.stats.items < placed and not futures[-1].done() and time.monotonic() < deadline:
             time.sleep(0.0005)
+        assert coalescer.stats.items >= placed or futures[-1].done(), "an operation was never placed"
     return futures
 
 

@@ -263,10 +263,15 @@ class LocalStack:
             request: dict[str, Any] = {"name": self.webhook_path("subscriptions", name), "topic": topic}
             if expression:
                 request["filter"] = expression
-            if dead_letters:
+            if dead_letters:  # the routing subscription, with Terraform's policies
+                delivery = self.config.delivery
                 request["dead_letter_policy"] = {
                     "dead_letter_topic": dead_letters,
-                    "max_delivery_attempts": self.config.delivery.max_delivery_attempts,
+                    "max_delivery_attempts": delivery.max_delivery_attempts,
+                }
+                request["retry_policy"] = {
+                    "minimum_backoff": {"seconds": delivery.minimum_backoff_s},
+                    "maximum_backoff": {"seconds": delivery.maximum_backoff_s},
                 }
             subscriber.create_subscription(request=request)
         subscriber.close()

@@ -603,8 +603,8 @@ def status(obj: Context) -> None:
     statuses = collect(paths, obj.publisher(), obj.subscriber(), monitoring, obj.project, emulator=obj.emulator)
     width = max(len(s.kind) for s in statuses) + 2
     for s in statuses:
-        if not s.topic_exists:
-            click.echo(f"{s.kind:<{width}} topic missing")
+        if not s.topic_exists or not s.access:
+            click.echo(f"{s.kind:<{width}} " + ("topic missing" if not s.topic_exists else "no access to the topic"))
             continue
 
         def show(value: object) -> str:
@@ -612,7 +612,9 @@ def status(obj: Context) -> None:
 
         age = human_age(s.oldest_unacked_s) if s.oldest_unacked_s is not None else "n/a"
         click.echo(
-            f"{s.kind:<{width}} push→{s.push_endpoint or '?'}  attempts {show(s.max_delivery_attempts)}  "
+            f"{s.kind:<{width}} "
+            + (f"push→{s.push_endpoint or '?'}  " if s.subscription_exists else "subscription missing  ")
+            + f"attempts {show(s.max_delivery_attempts)}  "
             f"backoff {show(s.backoff)}  "
             f"backlog {show(s.backlog)}  oldest {age}  dead letters {show(s.dead_letters)}  "
             f"last hour: delivered {show(s.delivered_last_hour)}, failed {show(s.failed_last_hour)}"

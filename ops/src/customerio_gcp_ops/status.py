@@ -9,6 +9,7 @@ emulators expose none of it, so there the status shows configuration and dead le
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from customerio_gcp_ops.names import Paths
 class TopicStatus:
     kind: str
     topic_exists: bool
+    access: bool = True
+    subscription_exists: bool = True
     push_endpoint: str | None = None
     max_delivery_attempts: int | None = None
     backoff: str | None = None
@@ -35,7 +38,7 @@ class TopicStatus:
 def collect(
     paths: dict[str, Paths], publisher: Any, subscriber: Any, monitoring: Any | None, project: str, *, emulator: bool
 ) -> list[TopicStatus]:
-    from google.api_core.exceptions import NotFound, PermissionDenied
+    from google.api_core.exceptions import GoogleAPICallError, NotFound, PermissionDenied
 
     statuses = []
     for kind, p in paths.items():
@@ -44,6 +47,10 @@ def collect(
             publisher.get_topic(request={"topic": p.topic})
         except NotFound:
             status.topic_exists = False
+            statuses.append(status)
+            continue
+        except PermissionDenied:  # an operator's rights may stop at the three pipeline topics
+            status.access = False
             statuses.append(status)
             continue
         try:
@@ -57,6 +64,8 @@ def collect(
                     f"{retry.minimum_backoff.total_seconds():g}s–{retry.maximum_backoff.total_seconds():g}s"
                 )
         except NotFound:
+            status.subscription_exists = False
+        except PermissionDenied:
             pass
         try:
             with leased(subscriber, [p], limit=10_000, emulator=emulator) as letters:
@@ -64,7 +73,8 @@ def collect(
         except (NotFound, PermissionDenied):
             status.dead_letters = None
         if monitoring is not None:
-            _from_monitoring(status, monitoring, project, p, function_counts=kind in TOPIC_KINDS)
+            with contextlib.suppress(GoogleAPICallError):  # no monitoring.viewer, or the API off: n/a
+                _from_monitoring(status, monitoring, project, p, function_counts=kind in TOPIC_KINDS)
         statuses.append(status)
     return statuses
 

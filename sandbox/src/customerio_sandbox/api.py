@@ -126,15 +126,15 @@ class SandboxApi:
             # person) also sees the request that made it.
             with self.workspace.lock:
                 answer, note = route(body)
-                if self._local.fault not in APPLY_THEN_KINDS:
-                    self.workspace.record(**log, status=answer.status, note=note)
-                    return answer
+                if self._local.fault in APPLY_THEN_KINDS:
+                    return self._replace(decision, answer, note, log)
+                self.workspace.record(**log, status=answer.status, note=note)
+                return answer
         except Refused as refused:
             if self._local.fault in APPLY_THEN_KINDS:
                 return self._replace(decision, refused.answer, refused.operation, log)
             self.workspace.record(**log, status=refused.answer.status, note=refused.operation)
             return refused.answer
-        return self._replace(decision, answer, note, log)
 
     def _rate_limit(self, api: str, operation: str, path: str) -> None:
         """Over Customer.io's rate limit: 429 with Retry-After, before anything is applied."""
