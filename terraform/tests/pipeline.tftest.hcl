@@ -233,6 +233,10 @@ run "webhook_events_durable_first" {
     error_message = "BigQuery dead letters are kept 31 days in an inspection subscription"
   }
   assert {
+    condition     = google_pubsub_topic.webhook_dead_letter["routing"].name == "customerio-webhook-events-app-dead-letter" && google_pubsub_subscription.webhook_dead_letter_inspect["routing"].name == "customerio-webhook-events-app-dead-letter-inspect"
+    error_message = "the routing subscription's dead letters: topic and inspection subscription names (customerio-gcp dlq --kind webhook-routing reads them)"
+  }
+  assert {
     condition     = jsonencode(sort([for g in google_bigquery_dataset_iam_member.agent_writes_events : g.role])) == jsonencode(["roles/bigquery.dataEditor", "roles/bigquery.metadataViewer"]) && alltrue([for g in google_bigquery_dataset_iam_member.agent_writes_events : g.dataset_id == "customerio" && g.member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"])
     error_message = "Pub/Sub's service agent may write to and read the schema of the events dataset"
   }
