@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from customerio_gcp.redaction import redact
+from customerio_gcp_ops.leases import LEASE_S, set_deadline
 from customerio_gcp_ops.names import Paths
 
 PUBSUB_DEAD_LETTER_PREFIX = "CloudPubSubDeadLetter"
 DELIVERY_ERROR_ATTRIBUTE = f"{PUBSUB_DEAD_LETTER_PREFIX}SourceDeliveryErrorMessage"
 OUR_PREFIX = "dlq_"
-LEASE_S = 600
 
 
 @dataclass(frozen=True)
@@ -131,14 +131,7 @@ class DeadLetterSet:
         """Give back every letter not settled, so it stays in its subscription."""
         for subscription, letters in self._by_subscription.items():
             ack_ids = [letter.ack_id for letter in letters if letter.ack_id not in self._settled]
-            for start in range(0, len(ack_ids), 1000):
-                self._subscriber.modify_ack_deadline(
-                    request={
-                        "subscription": subscription,
-                        "ack_ids": ack_ids[start : start + 1000],
-                        "ack_deadline_seconds": 0,
-                    }
-                )
+            set_deadline(self._subscriber, subscription, ack_ids, 0)
 
     def _subscription_of(self, letter: DeadLetter) -> str:
         for subscription, letters in self._by_subscription.items():
@@ -183,13 +176,7 @@ def _drain(subscriber: Any, paths: Paths, limit: int, emulator: bool, *, into: l
         if not received:
             empty_pulls += 1
             continue
-        subscriber.modify_ack_deadline(
-            request={
-                "subscription": paths.dead_letter_subscription,
-                "ack_ids": [m.ack_id for m in received],
-                "ack_deadline_seconds": LEASE_S,
-            }
-        )
+        set_deadline(subscriber, paths.dead_letter_subscription, [m.ack_id for m in received], LEASE_S)
         for item in received:
             message = item.message
             if message.message_id in found:

@@ -11,16 +11,16 @@ quarantine subscription (not acknowledged), so nothing is lost by trying.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from customerio_gcp.webhooks.content import sort_content
 from customerio_gcp.webhooks.quarantine import reassemble
 from customerio_gcp.webhooks.rows import PersonalData
+from customerio_gcp_ops.leases import LEASE_S, acknowledge, set_deadline
 
 PULL_BATCH = 1  # pieces are chunked at 3 MiB: one per pull stays under gRPC's 4 MiB default
-LEASE_S = 600  # Pub/Sub's longest ack deadline: what is pulled stays ours while the rest is pulled
 RENEW_EVERY_S = 20.0  # well inside the subscription's own ack deadline (60 s as Terraform sets it)
 
 
@@ -131,23 +131,9 @@ def _pull_all(subscriber: Any, subscription: str, max_messages: int, idle_s: flo
 
 
 def _lease(subscriber: Any, subscription: str, ack_ids: Sequence[str]) -> None:
-    _set_deadline(subscriber, subscription, ack_ids, LEASE_S)
+    set_deadline(subscriber, subscription, ack_ids, LEASE_S)
 
 
 def _settle(subscriber: Any, subscription: str, ack: Sequence[str], release: Sequence[str]) -> None:
-    for chunk in _chunks(ack):
-        subscriber.acknowledge(request={"subscription": subscription, "ack_ids": chunk})
-    _set_deadline(subscriber, subscription, release, 0)  # back to the subscription at once, for the next try
-
-
-def _set_deadline(subscriber: Any, subscription: str, ack_ids: Sequence[str], seconds: int) -> None:
-    for chunk in _chunks(ack_ids):
-        subscriber.modify_ack_deadline(
-            request={"subscription": subscription, "ack_ids": chunk, "ack_deadline_seconds": seconds}
-        )
-
-
-def _chunks(ack_ids: Sequence[str], size: int = 1000) -> Iterator[list[str]]:
-    """A request takes at most a few thousand ack ids: 1,000 at a time."""
-    for start in range(0, len(ack_ids), size):
-        yield list(ack_ids[start : start + size])
+    acknowledge(subscriber, subscription, ack)
+    set_deadline(subscriber, subscription, release, 0)  # back to the subscription at once, for the next try
